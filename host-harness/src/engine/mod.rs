@@ -1,0 +1,240 @@
+//! The wasmtime engine, component loading and per-call instances.
+//!
+//! One [`Runtime`] per process owns the `Engine` (epoch interruption on, a bounded wasm
+//! stack) and the `Linker` of the contract version. [`Runtime::load`] checks a component
+//! against the world, compiles it once (reusing a precompiled artifact from the cache when
+//! the engine is compatible) and keeps an `InstancePre`; [`Provider::call`] then runs each
+//! call in a fresh `Store` and instance with its own limits, so a trap, a runaway loop or
+//! a memory bomb ends that call only.
+
+mod call;
+mod load;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use serde::Deserialize;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+pub use self::call::{CallContext, CallError, CallState};
+pub use self::load::{ComponentInfo, InterfaceName, LoadError, check_world};
+use crate::bindings::{VcsProvider, VcsProviderPre};
+use crate::http::HttpConfig;
+use crate::limits::Limits;
+use crate::storage::StorageLimits;
+
+/// Host-wide settings: limits, egress policy, storage limits, compiled-code cache.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostConfig {
+    /// Per-call resource limits.
+    pub limits: Limits,
+    /// Outbound HTTP policy and limits.
+    pub http: HttpConfig,
+    /// Storage key and value limits.
+    pub storage: StorageLimits,
+    /// Where precompiled components are cached; `None` compiles in memory every start.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The process-wide engine and linker. Cheap to share behind an `Arc`.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    config: HostConfig,
+    loaded: Mutex<HashMap<[u8; 32], Provider>>,
+    ticker: Option<EpochTicker>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Build the engine and linker for `config`, and start the epoch ticker.
+    pub fn new(config: HostConfig) -> anyhow::Result<Self> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true);
+        wasm.epoch_interruption(true);
+        wasm.max_wasm_stack(config.limits.max_wasm_stack_bytes);
+        wasm.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&wasm)?;
+
+        let mut linker = Linker::<CallState>::new(&engine);
+        // WASI as Rust's std needs it, over an empty context (see `CallState::new`).
+        // Interfaces outside the granted set are refused at load time by `check_world`.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        VcsProvider::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)?;
+
+        let ticker = EpochTicker::start(engine.clone(), config.limits.epoch_tick());
+        Ok(Self {
+            engine,
+            linker,
+            config,
+            loaded: Mutex::new(HashMap::new()),
+            ticker: Some(ticker),
+        })
+    }
+
+    /// The engine (one per process).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The host configuration this runtime enforces.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// Load a provider component: check it against the world, compile it (or reuse the
+    /// cached artifact) and prepare its instantiation. Loading the same bytes again in
+    /// this process returns the prepared provider.
+    pub fn load(&self, path: &Path) -> Result<Provider, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.load_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// Like [`Runtime::load`], from bytes; `name` is used in messages.
+    pub fn load_bytes(&self, bytes: &[u8], name: &str) -> Result<Provider, LoadError> {
+        let digest = load::digest(bytes);
+        if let Some(provider) = self
+            .loaded
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&digest).cloned())
+        {
+            return Ok(provider);
+        }
+        let component = load::compile(
+            &self.engine,
+            name,
+            bytes,
+            &digest,
+            self.config.cache_dir.as_deref(),
+        )?;
+        let info = check_world(&self.engine, &component, name)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let pre = VcsProviderPre::new(pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let provider = Provider {
+            inner: Arc::new(ProviderInner {
+                pre,
+                info,
+                config: self.config.clone(),
+            }),
+        };
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.insert(digest, provider.clone());
+        }
+        Ok(provider)
+    }
+
+    /// Describe a component without requiring that it be accepted: what `inspect` shows.
+    pub fn inspect(
+        &self,
+        path: &Path,
+    ) -> Result<(ComponentInfo, Result<(), LoadError>), LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        let digest = load::digest(&bytes);
+        let component = load::compile(
+            &self.engine,
+            &name,
+            &bytes,
+            &digest,
+            self.config.cache_dir.as_deref(),
+        )?;
+        let info = load::describe(&self.engine, &component, bytes.len());
+        let verdict = check_world(&self.engine, &component, &name).and_then(|_| {
+            self.linker
+                .instantiate_pre(&component)
+                .map(|_| ())
+                .map_err(|e| LoadError::Link(format!("{e:#}")))
+        });
+        Ok((info, verdict))
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(ticker) = self.ticker.take() {
+            ticker.stop();
+        }
+    }
+}
+
+/// A loaded provider: cheap to clone, shareable across threads.
+#[derive(Clone)]
+pub struct Provider {
+    inner: Arc<ProviderInner>,
+}
+
+struct ProviderInner {
+    pre: VcsProviderPre<CallState>,
+    info: ComponentInfo,
+    config: HostConfig,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("info", &self.inner.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    /// What the component is: package, exports, imports.
+    pub fn info(&self) -> &ComponentInfo {
+        &self.inner.info
+    }
+}
+
+/// Advances the engine's epoch on a fixed tick so deadlines fire.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine, tick: std::time::Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })
+            .unwrap_or_else(|e| {
+                // Without a ticker deadlines never fire; a host that cannot start a thread
+                // cannot serve anyway.
+                tracing::error!("cannot start the epoch ticker thread: {e}");
+                std::thread::spawn(|| {})
+            });
+        Self { stop, handle }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.handle.join();
+    }
+}
