@@ -83,29 +83,37 @@ const TEST_PAYLOAD_HOSTS: [&str; 2] = [
     "fabrikam-fiber-inc.visualstudio.com",
 ];
 
-/// Whether the resource is the canned "Test" data: any of its strings (ids, URLs,
-/// links) names the Fabrikam sample repository, project or hosts.
+/// Where the canned payloads name their repository: ids, REST URLs and links. Free
+/// text (titles, comment bodies) is not looked at, so a comment that mentions the sample
+/// is not mistaken for it.
+const TEST_PAYLOAD_FIELDS: [&str; 13] = [
+    "/repository/id",
+    "/repository/url",
+    "/repository/remoteUrl",
+    "/pullRequest/repository/id",
+    "/pullRequest/repository/url",
+    "/comment/_links/self/href",
+    "/comment/_links/threads/href",
+    "/comment/_links/repository/href",
+    "/_links/self/href",
+    "/_links/threads/href",
+    "/_links/repository/href",
+    "/url",
+    "/pullRequestUrl",
+];
+
+/// Whether the resource is the canned "Test" data of the subscription dialog.
 pub fn is_test_payload(resource: &Value) -> bool {
-    // Iterative walk: the depth was bounded before parsing, but no recursion is needed.
-    let mut pending = vec![resource];
-    while let Some(value) = pending.pop() {
-        match value {
-            Value::String(text) => {
-                let lower = text.to_ascii_lowercase();
-                if TEST_PAYLOAD_IDS
-                    .iter()
-                    .chain(TEST_PAYLOAD_HOSTS.iter())
-                    .any(|marker| lower.contains(marker))
-                {
-                    return true;
-                }
-            }
-            Value::Array(items) => pending.extend(items),
-            Value::Object(map) => pending.extend(map.values()),
-            _ => {}
-        }
-    }
-    false
+    TEST_PAYLOAD_FIELDS
+        .iter()
+        .filter_map(|pointer| resource.pointer(pointer).and_then(Value::as_str))
+        .any(|text| {
+            let lower = text.to_ascii_lowercase();
+            TEST_PAYLOAD_IDS
+                .iter()
+                .chain(TEST_PAYLOAD_HOSTS.iter())
+                .any(|marker| lower.contains(marker))
+        })
 }
 
 /// A user record (`pushedBy`, `createdBy`, `author`, ...).

@@ -33,6 +33,9 @@ use json::Node;
 /// re-sends from the subscription history are manual and rare after a week.
 pub const DEDUPE_TTL_SECONDS: u32 = 7 * 24 * 60 * 60;
 
+/// Longest envelope id accepted: ids are GUIDs, and they become storage keys.
+const MAX_ID_BYTES: usize = 128;
+
 /// The names of the event types this provider reads, for messages.
 const HANDLED_TYPES: &str = "git.push, git.pullrequest.created, git.pullrequest.updated, \
      git.pullrequest.merged and ms.vss-code.git-pullrequest-comment-event";
@@ -46,7 +49,16 @@ pub fn handle_delivery(
 ) -> Result<HandledDelivery> {
     let body = json::parse_body(&delivery.body)?;
     let envelope = Node::root(&body);
-    let delivery_id = envelope.opt_str("id")?.map(str::to_string);
+    let delivery_id = match envelope.opt_str("id")? {
+        None | Some("") => None,
+        Some(id) if id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) => {
+            return Err(json::invalid(format!(
+                "id must be the event's id (a GUID), found a {}-byte string",
+                id.len()
+            )));
+        }
+        Some(id) => Some(id.to_string()),
+    };
     let handled = |outcome| HandledDelivery {
         delivery_id: delivery_id.clone(),
         outcome,

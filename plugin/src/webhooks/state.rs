@@ -87,6 +87,10 @@ pub enum PrEventType {
 
 /// Decide what happened from the event type, the PR as delivered and the stored state.
 ///
+/// The first delivery that shows a new head (or a PR never seen) reports
+/// `source-updated`, whichever event type it is, so a push is planned exactly once
+/// whether its `updated` or its test-merge event arrives first.
+///
 /// Order matters when several things changed at once: a status change wins, then a new
 /// head (so a plan always runs for new commits, even when a draft is published in the
 /// same update), then publishing a draft, then metadata. A terminal status already
@@ -103,7 +107,12 @@ pub fn decide(event: PrEventType, pr: &PullRequest, stored: Option<&PrState>) ->
         }
         (_, PullRequestStatus::Merged) => PullRequestAction::Merged,
         (_, PullRequestStatus::Closed) => PullRequestAction::Closed,
-        (PrEventType::MergeAttempted, PullRequestStatus::Open) => PullRequestAction::MergeAttempted,
+        // A test merge also follows every push to the source branch, and may arrive
+        // before that push's `updated` event: the first event to show a head reports it.
+        (PrEventType::MergeAttempted, PullRequestStatus::Open) => match stored {
+            Some(s) if s.head == pr.head_sha => PullRequestAction::MergeAttempted,
+            _ => PullRequestAction::SourceUpdated,
+        },
         (PrEventType::Updated, PullRequestStatus::Open) => match stored {
             None => PullRequestAction::SourceUpdated,
             Some(s) if s.status != "open" => PullRequestAction::Reopened,
@@ -145,115 +154,27 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn actions_follow_event_type_status_and_stored_state() {
         use PrEventType::*;
         let cases: Vec<(&str, PrEventType, PullRequest, Option<PrState>, A)> = vec![
             ("created", Created, pr(S::Open, "a", false), None, A::Opened),
-            (
-                "created again",
-                Created,
-                pr(S::Open, "a", false),
-                stored("open", "a", false),
-                A::Opened,
-            ),
-            (
-                "unknown state",
-                Updated,
-                pr(S::Open, "a", false),
-                None,
-                A::SourceUpdated,
-            ),
-            (
-                "same head",
-                Updated,
-                pr(S::Open, "a", false),
-                stored("open", "a", false),
-                A::Updated,
-            ),
-            (
-                "new head",
-                Updated,
-                pr(S::Open, "b", false),
-                stored("open", "a", false),
-                A::SourceUpdated,
-            ),
-            (
-                "published",
-                Updated,
-                pr(S::Open, "a", false),
-                stored("open", "a", true),
-                A::ReadyForReview,
-            ),
-            (
-                "published with new head",
-                Updated,
-                pr(S::Open, "b", false),
-                stored("open", "a", true),
-                A::SourceUpdated,
-            ),
-            (
-                "back to draft",
-                Updated,
-                pr(S::Open, "a", true),
-                stored("open", "a", false),
-                A::Updated,
-            ),
-            (
-                "reopened",
-                Updated,
-                pr(S::Open, "a", false),
-                stored("closed", "a", false),
-                A::Reopened,
-            ),
-            (
-                "completed",
-                Updated,
-                pr(S::Merged, "a", false),
-                stored("open", "a", false),
-                A::Merged,
-            ),
-            (
-                "completed twice",
-                Updated,
-                pr(S::Merged, "a", false),
-                stored("merged", "a", false),
-                A::Updated,
-            ),
-            (
-                "abandoned",
-                Updated,
-                pr(S::Closed, "a", false),
-                stored("open", "a", false),
-                A::Closed,
-            ),
-            (
-                "abandoned, unknown",
-                Updated,
-                pr(S::Closed, "a", false),
-                None,
-                A::Closed,
-            ),
-            (
-                "test merge",
-                MergeAttempted,
-                pr(S::Open, "a", false),
-                stored("open", "a", false),
-                A::MergeAttempted,
-            ),
-            (
-                "test merge, unknown",
-                MergeAttempted,
-                pr(S::Open, "a", false),
-                None,
-                A::MergeAttempted,
-            ),
-            (
-                "merge completed",
-                MergeAttempted,
-                pr(S::Merged, "a", false),
-                stored("open", "a", false),
-                A::Merged,
-            ),
+            ("created again", Created, pr(S::Open, "a", false), stored("open", "a", false), A::Opened),
+            ("unknown state", Updated, pr(S::Open, "a", false), None, A::SourceUpdated),
+            ("same head", Updated, pr(S::Open, "a", false), stored("open", "a", false), A::Updated),
+            ("new head", Updated, pr(S::Open, "b", false), stored("open", "a", false), A::SourceUpdated),
+            ("published", Updated, pr(S::Open, "a", false), stored("open", "a", true), A::ReadyForReview),
+            ("published with new head", Updated, pr(S::Open, "b", false), stored("open", "a", true), A::SourceUpdated),
+            ("back to draft", Updated, pr(S::Open, "a", true), stored("open", "a", false), A::Updated),
+            ("reopened", Updated, pr(S::Open, "a", false), stored("closed", "a", false), A::Reopened),
+            ("completed", Updated, pr(S::Merged, "a", false), stored("open", "a", false), A::Merged),
+            ("completed twice", Updated, pr(S::Merged, "a", false), stored("merged", "a", false), A::Updated),
+            ("abandoned", Updated, pr(S::Closed, "a", false), stored("open", "a", false), A::Closed),
+            ("abandoned, unknown", Updated, pr(S::Closed, "a", false), None, A::Closed),
+            ("test merge", MergeAttempted, pr(S::Open, "a", false), stored("open", "a", false), A::MergeAttempted),
+            ("test merge, unknown", MergeAttempted, pr(S::Open, "a", false), None, A::SourceUpdated),
+            ("test merge, new head", MergeAttempted, pr(S::Open, "b", false), stored("open", "a", false), A::SourceUpdated),
+            ("merge completed", MergeAttempted, pr(S::Merged, "a", false), stored("open", "a", false), A::Merged),
         ];
         for (name, event, pr, stored, want) in cases {
             assert_eq!(decide(event, &pr, stored.as_ref()), want, "{name}");

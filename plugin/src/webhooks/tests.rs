@@ -329,6 +329,9 @@ const CASES: &[Case] = &[
     Case { file: "pr-merged-conflicts-active.json", seed: &[(PR42, OPEN_HEAD_1)], expect: &[
         ("action", "MergeAttempted"), ("pr.status", "Open"),
     ]},
+    // The test merge after a push can arrive before the push's `updated`: it reports the new head.
+    Case { file: "pr-merged-new-head-first.json", seed: &[(PR42, OPEN_HEAD_1)], expect: &[("action", "SourceUpdated"),
+        ("pr.head", "2f36b5091671a29e8f73e18a3723e66714617f9e")] },
     Case { file: "pr-merged-completed.json", seed: &[], expect: &[("action", "Merged"), ("pr.status", "Merged")] },
     // No stored state: the safe answer is "the source may have changed".
     Case { file: "pr-updated-null-messages.json", seed: &[], expect: &[("action", "SourceUpdated")] },
@@ -379,6 +382,8 @@ const CASES: &[Case] = &[
     Case { file: "comment-v2-project-with-spaces.json", seed: &[], expect: &[("repo.project", "Cloud Platform"),
         ("comment.thread", "7"), ("pr.number", "9"),
     ]},
+    Case { file: "comment-v2-mentions-sample-repo.json", seed: &[], expect: &[("outcome", "event"),
+        ("comment.body~", "fabrikam.visualstudio.com")] },
     Case { file: "comment-v1-created.json", seed: &[], expect: &[("kind", "Comment"), ("comment.id", "1"),
         ("comment.thread", "130"), ("comment.author", RAJ), ("pr", "-"), ("repo.id", REPO),
         ("repo.project_id", PROJECT), ("repo.org", "contoso"), ("repo.api_url", "https://dev.azure.com/contoso/"),
@@ -652,6 +657,27 @@ fn an_invalid_delivery_does_not_block_a_good_one_with_the_same_id() {
     );
     assert_eq!(run(&host, &delivery_of(&good))["outcome"], "event");
     assert_eq!(run(&host, &delivery_of(&good))["outcome"], "duplicate");
+}
+
+#[test]
+fn absurd_event_ids_are_refused_and_empty_ones_skip_dedupe() {
+    let mut value = load_json("push-branch-updated.json");
+    value["id"] = json!("x".repeat(10_000));
+    let got = run(&FakeHost::default(), &delivery_of(&value));
+    assert_eq!(
+        got["reason"],
+        "id must be the event's id (a GUID), found a 10000-byte string"
+    );
+
+    let host = FakeHost::default();
+    value["id"] = json!("");
+    for _ in 0..2 {
+        let got = run(&host, &delivery_of(&value));
+        assert_eq!(
+            (got["outcome"].as_str(), got["delivery_id"].as_str()),
+            ("event", "-")
+        );
+    }
 }
 
 #[test]
