@@ -6,6 +6,16 @@
 //! delivery of the same event a `duplicate`; then the comment command is judged and the
 //! pull-request state is written. Invalid and ignored deliveries record nothing, so a
 //! broken delivery never blocks a later good one with the same id.
+//!
+//! Choices worth knowing:
+//! - A push that moved several refs is reported by its first ref update (one event per
+//!   delivery); the count is logged.
+//! - Pull-request state (head, status, draft) is written by pull-request events only.
+//!   A comment delivered between a push and that push's `git.pullrequest.updated` would
+//!   otherwise record the new head, and the update would look like a vote.
+//! - Comment events of resource version 1.0 carry the comment alone: the repository is
+//!   known by its GUID (standing in for the name) and the pull request is read through
+//!   the connection when one is given, else left out.
 
 mod changes;
 mod events;
