@@ -82,9 +82,25 @@ impl<'h, H: Host + ?Sized> Client<'h, H> {
         &self.base
     }
 
+    /// The api-version this client sends (7.1 unless the connection overrides it).
+    pub fn api_version(&self) -> &str {
+        &self.api_version
+    }
+
     /// An API URL under the base: each segment is percent-encoded (project names may hold
     /// spaces), and `api-version` is added.
     pub fn api_url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url> {
+        self.api_url_with_version(segments, query, &self.api_version)
+    }
+
+    /// [`Client::api_url`] with another api-version, for endpoints that exist only in a
+    /// preview version (policy evaluations: `7.1-preview.1`).
+    pub fn api_url_with_version(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        api_version: &str,
+    ) -> Result<Url> {
         let mut url = self.base.clone();
         {
             let mut path = url.path_segments_mut().map_err(|()| {
@@ -103,7 +119,7 @@ impl<'h, H: Host + ?Sized> Client<'h, H> {
             for (name, value) in query {
                 pairs.append_pair(name, value);
             }
-            pairs.append_pair("api-version", &self.api_version);
+            pairs.append_pair("api-version", api_version);
         }
         Ok(url)
     }
@@ -346,7 +362,7 @@ fn error_detail(body: &[u8], looks_html: bool) -> Option<String> {
 
 fn clip(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
         None => text.to_string(),
     }
 }
