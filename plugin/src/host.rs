@@ -95,7 +95,11 @@ pub mod fake {
         }
         /// Queue a JSON answer.
         pub fn json(&self, status: u16, body: &str) -> &Self {
-            self.answer(status, &[("content-type", "application/json; charset=utf-8")], body)
+            self.answer(
+                status,
+                &[("content-type", "application/json; charset=utf-8")],
+                body,
+            )
         }
         /// Queue a transport failure.
         pub fn fail(&self, error: HttpError) -> &Self {
@@ -116,7 +120,9 @@ pub mod fake {
             Ok(self.store.borrow().get(key).cloned())
         }
         fn set(&self, key: &str, value: &[u8], _ttl: Option<u32>) -> Result<(), StorageError> {
-            self.store.borrow_mut().insert(key.to_string(), value.to_vec());
+            self.store
+                .borrow_mut()
+                .insert(key.to_string(), value.to_vec());
             Ok(())
         }
         fn delete(&self, key: &str) -> Result<bool, StorageError> {
