@@ -581,3 +581,617 @@ struct StatusContext<'a> {
     name: &'a str,
     genre: &'a str,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::exports::vcs::provider::comments::{
+        CommitStatusTarget, PullRequestStatusTarget, RenderOptions, RunStatus, WorkspaceReport,
+    };
+    use crate::bindings::vcs::provider::types::Credential;
+    use crate::host::fake::FakeHost;
+    use serde_json::Value;
+
+    const PR_URL: &str =
+        "https://dev.azure.com/contoso/proj-guid/_apis/git/repositories/repo-guid/pullRequests/42";
+
+    fn connection() -> Connection {
+        Connection {
+            base_url: "https://dev.azure.com/contoso/".into(),
+            credential: Credential::PersonalAccessToken("pat".into()),
+            options: vec![],
+        }
+    }
+
+    fn repository() -> Repository {
+        Repository {
+            id: "repo-guid".into(),
+            name: "infra".into(),
+            project: Some("Infra Team".into()),
+            project_id: Some("proj-guid".into()),
+            organization: "contoso".into(),
+            web_url: Some("https://dev.azure.com/contoso/Infra%20Team/_git/infra".into()),
+            clone_url: None,
+            api_url: "https://dev.azure.com/contoso/".into(),
+            default_branch: Some("main".into()),
+        }
+    }
+
+    fn target() -> PullRequestRef {
+        PullRequestRef {
+            repository: repository(),
+            number: 42,
+        }
+    }
+
+    fn report(kind: RunKind, head: char, run: &str, output: &str) -> RunReport {
+        RunReport {
+            kind,
+            run_url: Some(format!("https://scalr.example/runs/{run}")),
+            run_id: Some(run.into()),
+            head_sha: Some(head.to_string().repeat(40)),
+            workspaces: vec![WorkspaceReport {
+                name: "prod".into(),
+                status: RunStatus::Success,
+                add: 1,
+                change: 0,
+                destroy: 0,
+                import: 0,
+                output: output.into(),
+            }],
+        }
+    }
+
+    fn options() -> PublishOptions {
+        PublishOptions {
+            comments_enabled: true,
+            apply_summary: true,
+            new_comment_per_head: false,
+            render: RenderOptions {
+                max_length: None,
+                commands: None,
+            },
+            options: vec![],
+        }
+    }
+
+    /// Method, URL without the api-version and JSON body of every request sent so far,
+    /// then forget them.
+    fn sent(host: &FakeHost) -> Vec<(Method, String, Value)> {
+        host.requests
+            .borrow_mut()
+            .drain(..)
+            .map(|r| {
+                let body = r
+                    .body
+                    .as_deref()
+                    .map(|b| serde_json::from_slice(b).unwrap())
+                    .unwrap_or(Value::Null);
+                (r.method, r.url.replace("?api-version=7.1", ""), body)
+            })
+            .collect()
+    }
+
+    fn ids(result: &PublishResult) -> Vec<(String, String)> {
+        result
+            .comments
+            .iter()
+            .map(|c| (c.thread_id.clone().unwrap(), c.comment_id.clone()))
+            .collect()
+    }
+
+    fn publish_now(host: &FakeHost, report: &RunReport, options: &PublishOptions) -> PublishResult {
+        publish(host, &connection(), &target(), report, options).unwrap()
+    }
+
+    #[test]
+    fn a_plan_is_posted_once_then_updated_in_place() {
+        let host = FakeHost::default();
+        let plan = report(RunKind::Plan, 'a', "run-1", "+ aws_s3_bucket.logs\n");
+
+        // First plan: one closed thread.
+        host.json(200, r#"{"id":7,"status":"closed","comments":[{"id":1}]}"#);
+        let first = publish_now(&host, &plan, &options());
+        assert_eq!(first.action, PublishAction::Created);
+        assert_eq!(ids(&first), [("7".to_string(), "1".to_string())]);
+        assert_eq!(
+            first.comments[0].url.as_deref(),
+            Some(
+                "https://dev.azure.com/contoso/Infra%20Team/_git/infra/pullrequest/42?discussionId=7"
+            )
+        );
+        let requests = sent(&host);
+        assert_eq!(requests.len(), 1);
+        let (method, url, body) = &requests[0];
+        assert_eq!(
+            (method, url.as_str()),
+            (&Method::Post, format!("{PR_URL}/threads").as_str())
+        );
+        assert_eq!(body["status"], 4);
+        assert_eq!(body["comments"][0]["parentCommentId"], 0);
+        assert_eq!(body["comments"][0]["commentType"], 1);
+        let content = body["comments"][0]["content"].as_str().unwrap();
+        assert!(
+            content.starts_with("<!-- scalr:run workspace-set="),
+            "{content}"
+        );
+        assert!(content.contains("+ aws_s3_bucket.logs\n"), "{content}");
+
+        // The same run again: nothing sent.
+        let again = publish_now(&host, &plan, &options());
+        assert_eq!(again.action, PublishAction::Unchanged);
+        assert_eq!(ids(&again), ids(&first));
+        assert!(sent(&host).is_empty());
+
+        // A new head commit: the same comment is updated.
+        host.json(200, r#"{"id":1}"#);
+        let newer = report(RunKind::Plan, 'b', "run-2", "+ aws_s3_bucket.audit\n");
+        let second = publish_now(&host, &newer, &options());
+        assert_eq!(second.action, PublishAction::Updated);
+        assert_eq!(ids(&second), ids(&first));
+        let requests = sent(&host);
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].0, Method::Patch);
+        assert_eq!(requests[0].1, format!("{PR_URL}/threads/7/comments/1"));
+        assert!(
+            requests[0].2["content"]
+                .as_str()
+                .unwrap()
+                .contains("aws_s3_bucket.audit")
+        );
+
+        // Its apply, with the apply summary on: the same comment again.
+        host.json(200, r#"{"id":1}"#);
+        let apply = report(RunKind::Apply, 'b', "run-2", "Apply complete!\n");
+        let applied = publish_now(&host, &apply, &options());
+        assert_eq!(applied.action, PublishAction::Updated);
+        assert_eq!(ids(&applied), ids(&first));
+        let requests = sent(&host);
+        assert_eq!(requests[0].1, format!("{PR_URL}/threads/7/comments/1"));
+        assert!(
+            requests[0].2["content"]
+                .as_str()
+                .unwrap()
+                .contains("Terraform apply")
+        );
+    }
+
+    #[test]
+    fn switches_that_post_nothing() {
+        let host = FakeHost::default();
+        host.json(200, r#"{"id":7,"comments":[{"id":1}]}"#);
+        let plan = report(RunKind::Plan, 'a', "run-1", "+ x\n");
+        publish_now(&host, &plan, &options());
+        sent(&host);
+        let stored = host.store.borrow().clone();
+
+        let no_summary = PublishOptions {
+            apply_summary: false,
+            ..options()
+        };
+        let disabled = PublishOptions {
+            comments_enabled: false,
+            ..options()
+        };
+        let apply = report(RunKind::Apply, 'a', "run-1", "done\n");
+        for (name, report, options) in [
+            ("apply without apply summary", &apply, &no_summary),
+            ("comments disabled, plan", &plan, &disabled),
+            ("comments disabled, apply", &apply, &disabled),
+        ] {
+            let result = publish_now(&host, report, options);
+            assert_eq!(result.action, PublishAction::Skipped, "{name}");
+            assert!(result.comments.is_empty(), "{name}");
+            assert!(sent(&host).is_empty(), "{name}");
+            assert_eq!(
+                *host.store.borrow(),
+                stored,
+                "{name}: the plan's state is untouched"
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_head_gets_a_new_comment_when_asked() {
+        let host = FakeHost::default();
+        let per_head = PublishOptions {
+            new_comment_per_head: true,
+            ..options()
+        };
+        host.json(200, r#"{"id":7,"comments":[{"id":1}]}"#);
+        publish_now(
+            &host,
+            &report(RunKind::Plan, 'a', "run-1", "x\n"),
+            &per_head,
+        );
+        sent(&host);
+        // The same head again (a re-plan): updated in place.
+        host.json(200, r#"{"id":1}"#);
+        let replan = publish_now(
+            &host,
+            &report(RunKind::Plan, 'a', "run-2", "y\n"),
+            &per_head,
+        );
+        assert_eq!(replan.action, PublishAction::Updated);
+        assert_eq!(ids(&replan), [("7".to_string(), "1".to_string())]);
+        assert_eq!(sent(&host)[0].0, Method::Patch);
+        // A new head: a new thread.
+        host.json(200, r#"{"id":9,"comments":[{"id":1}]}"#);
+        let newer = publish_now(
+            &host,
+            &report(RunKind::Plan, 'b', "run-3", "z\n"),
+            &per_head,
+        );
+        assert_eq!(newer.action, PublishAction::Created);
+        assert_eq!(ids(&newer), [("9".to_string(), "1".to_string())]);
+        let requests = sent(&host);
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].1, format!("{PR_URL}/threads"));
+    }
+
+    /// Publish options with a small limit, and a plan that takes exactly three parts.
+    fn three_part_plan() -> (PublishOptions, RunReport) {
+        let small = PublishOptions {
+            render: RenderOptions {
+                max_length: Some(1000),
+                commands: None,
+            },
+            ..options()
+        };
+        for lines in 20..200 {
+            let long: String = (0..lines)
+                .map(|i| format!("  + resource number {i:>4}\n"))
+                .collect();
+            let plan = report(RunKind::Plan, 'a', "run-1", &long);
+            if render::render(&plan, &small.render).unwrap().len() == 3 {
+                return (small, plan);
+            }
+        }
+        panic!("no output length gives three parts")
+    }
+
+    #[test]
+    fn parts_no_longer_needed_are_emptied_not_deleted() {
+        let host = FakeHost::default();
+        let (small, plan) = three_part_plan();
+        let parts = render::render(&plan, &small.render).unwrap();
+
+        host.json(200, r#"{"id":7,"comments":[{"id":1}]}"#)
+            .json(200, r#"{"id":2}"#)
+            .json(200, r#"{"id":3}"#);
+        let first = publish_now(&host, &plan, &small);
+        assert_eq!(first.action, PublishAction::Created);
+        assert_eq!(
+            ids(&first),
+            [("7", "1"), ("7", "2"), ("7", "3")].map(|(t, c)| (t.to_string(), c.to_string()))
+        );
+        let requests = sent(&host);
+        assert_eq!(requests[1].1, format!("{PR_URL}/threads/7/comments"));
+        assert_eq!(requests[1].2["parentCommentId"], 1);
+        assert_eq!(requests[1].2["content"], parts[1]);
+        assert_eq!(requests[2].2["content"], parts[2]);
+
+        host.json(200, r#"{"id":1}"#)
+            .json(200, r#"{"id":2}"#)
+            .json(200, r#"{"id":3}"#);
+        let short = report(RunKind::Plan, 'b', "run-2", "+ one\n");
+        let shrunk = publish_now(&host, &short, &small);
+        assert_eq!(shrunk.action, PublishAction::Updated);
+        assert_eq!(ids(&shrunk), [("7".to_string(), "1".to_string())]);
+        let requests = sent(&host);
+        let urls: Vec<&str> = requests.iter().map(|r| r.1.as_str()).collect();
+        assert_eq!(
+            urls,
+            [1, 2, 3].map(|c| format!("{PR_URL}/threads/7/comments/{c}"))
+        );
+        assert!(requests.iter().all(|r| r.0 == Method::Patch));
+        for request in &requests[1..] {
+            let content = request.2["content"].as_str().unwrap();
+            assert!(content.contains(UNUSED_PART), "{content}");
+            assert!(content.starts_with(MARKER_PREFIX), "{content}");
+        }
+        // Publishing the short report again sends nothing, unused parts included.
+        assert_eq!(
+            publish_now(&host, &short, &small).action,
+            PublishAction::Unchanged
+        );
+        assert!(sent(&host).is_empty());
+    }
+
+    #[test]
+    fn a_retry_after_a_failure_midway_never_posts_twice() {
+        let host = FakeHost::default();
+        let (small, plan) = three_part_plan();
+        host.json(200, r#"{"id":7,"comments":[{"id":1}]}"#)
+            .fail(crate::host::HttpError::Timeout("no answer".into()));
+        let err = publish(&host, &connection(), &target(), &plan, &small).unwrap_err();
+        assert!(matches!(err, ProviderError::Transport(_)), "{err:?}");
+        assert_eq!(sent(&host).len(), 2);
+
+        host.json(200, r#"{"id":2}"#).json(200, r#"{"id":3}"#);
+        let retried = publish_now(&host, &plan, &small);
+        assert_eq!(retried.action, PublishAction::Created);
+        assert_eq!(retried.comments.len(), 3);
+        let requests = sent(&host);
+        assert_eq!(requests.len(), 2, "only the missing parts are posted");
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.1 == format!("{PR_URL}/threads/7/comments"))
+        );
+    }
+
+    #[test]
+    fn a_concurrent_publish_is_a_conflict() {
+        struct Racing(FakeHost);
+        impl Host for Racing {
+            fn send(
+                &self,
+                r: &crate::host::Request,
+            ) -> std::result::Result<crate::host::Response, crate::host::HttpError> {
+                // Another process saves its state while this one is posting.
+                for value in self.0.store.borrow_mut().values_mut() {
+                    value.push(b' ');
+                }
+                self.0.send(r)
+            }
+            fn get(
+                &self,
+                k: &str,
+            ) -> std::result::Result<Option<Vec<u8>>, crate::host::StorageError> {
+                self.0.get(k)
+            }
+            fn set(
+                &self,
+                k: &str,
+                v: &[u8],
+                t: Option<u32>,
+            ) -> std::result::Result<(), crate::host::StorageError> {
+                self.0.set(k, v, t)
+            }
+            fn delete(&self, k: &str) -> std::result::Result<bool, crate::host::StorageError> {
+                self.0.delete(k)
+            }
+            fn compare_and_swap(
+                &self,
+                k: &str,
+                e: Option<&[u8]>,
+                n: Option<&[u8]>,
+                t: Option<u32>,
+            ) -> std::result::Result<bool, crate::host::StorageError> {
+                self.0.compare_and_swap(k, e, n, t)
+            }
+            fn log(&self, l: Level, m: &str, f: &[(String, String)]) {
+                self.0.log(l, m, f)
+            }
+        }
+        let host = Racing(FakeHost::default());
+        host.0.json(200, r#"{"id":7,"comments":[{"id":1}]}"#);
+        let plan = report(RunKind::Plan, 'a', "run-1", "x\n");
+        // Seed a state (without racing) so the racing writer has something to change.
+        let seeded = publish(&host.0, &connection(), &target(), &plan, &options()).unwrap();
+        assert_eq!(seeded.action, PublishAction::Created);
+        host.0.json(200, r#"{"id":1}"#);
+        let newer = report(RunKind::Plan, 'b', "run-2", "y\n");
+        let err = publish(&host, &connection(), &target(), &newer, &options()).unwrap_err();
+        assert!(
+            matches!(&err, ProviderError::Conflict(m) if m.contains("retry")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn thread_status_option() {
+        let cases = [
+            (None, Ok(4)),
+            (Some("active"), Ok(1)),
+            (Some("Closed"), Ok(4)),
+            (Some("wontFix"), Ok(3)),
+            (Some("6"), Ok(6)),
+            (Some("resolved"), Err(())),
+        ];
+        for (value, expected) in cases {
+            let options: Vec<(String, String)> = value
+                .map(|v| vec![("thread-status".to_string(), v.to_string())])
+                .unwrap_or_default();
+            let got = thread_status(&options).map_err(|e| {
+                assert!(matches!(&e, ProviderError::InvalidConfig(m) if m.contains("active")));
+            });
+            assert_eq!(got, expected, "{value:?}");
+        }
+        // The chosen status is what the thread is created with.
+        let host = FakeHost::default();
+        host.json(200, r#"{"id":7,"comments":[{"id":1}]}"#);
+        let active = PublishOptions {
+            options: vec![("thread-status".into(), "active".into())],
+            ..options()
+        };
+        publish_now(&host, &report(RunKind::Plan, 'a', "r", "x\n"), &active);
+        assert_eq!(sent(&host)[0].2["status"], 1);
+    }
+
+    fn status(state: StatusState) -> CommitStatus {
+        CommitStatus {
+            state,
+            context_name: "plan/prod".into(),
+            context_genre: None,
+            description: "Plan: 1 to add".into(),
+            target_url: Some("https://scalr.example/runs/run-1".into()),
+        }
+    }
+
+    #[test]
+    fn pull_request_statuses_attach_to_the_iteration_of_the_head() {
+        let head = "b".repeat(40);
+        let iterations = format!(
+            r#"{{"count":4,"value":[
+                {{"id":1,"sourceRefCommit":{{"commitId":"{a}"}}}},
+                {{"id":2,"sourceRefCommit":{{"commitId":"{b}"}}}},
+                {{"id":3,"sourceRefCommit":{{"commitId":"{a}"}}}},
+                {{"id":4}}]}}"#,
+            a = "a".repeat(40),
+            b = head.to_uppercase(),
+        );
+        let cases = [
+            ("a".repeat(40), Some(3)),
+            (head.clone(), Some(2)),
+            ("c".repeat(40), None),
+        ];
+        for (sha, iteration) in cases {
+            let host = FakeHost::default();
+            host.json(200, &iterations).json(201, r#"{"id":1}"#);
+            let pr_target = StatusTarget::PullRequest(PullRequestStatusTarget {
+                pull_request: target(),
+                head_sha: sha.clone(),
+            });
+            set_status(
+                &host,
+                &connection(),
+                &pr_target,
+                &status(StatusState::Succeeded),
+            )
+            .unwrap();
+            let requests = sent(&host);
+            assert_eq!(requests[0].1, format!("{PR_URL}/iterations"));
+            assert_eq!(requests[1].0, Method::Post);
+            assert_eq!(requests[1].1, format!("{PR_URL}/statuses"));
+            let body = &requests[1].2;
+            assert_eq!(body["state"], "succeeded");
+            assert_eq!(
+                body["context"],
+                serde_json::json!({"name": "plan/prod", "genre": "scalr"})
+            );
+            assert_eq!(body["targetUrl"], "https://scalr.example/runs/run-1");
+            assert_eq!(body["description"], "Plan: 1 to add");
+            match iteration {
+                Some(id) => assert_eq!(body["iterationId"], id, "{sha}"),
+                None => {
+                    assert!(body.get("iterationId").is_none(), "{body}");
+                    assert!(
+                        host.logs
+                            .borrow()
+                            .iter()
+                            .any(|l| l.contains("no iteration"))
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn commit_statuses_and_their_fields() {
+        let states = [
+            (StatusState::Pending, "pending"),
+            (StatusState::Succeeded, "succeeded"),
+            (StatusState::Failed, "failed"),
+            (StatusState::Error, "error"),
+            (StatusState::NotApplicable, "notApplicable"),
+        ];
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        for (state, wire) in states {
+            let host = FakeHost::default();
+            host.json(201, r#"{"id":5}"#);
+            let mut wanted = status(state);
+            wanted.context_genre = Some("acme".into());
+            wanted.description = "é".repeat(1000);
+            wanted.target_url = None;
+            let commit = StatusTarget::Commit(CommitStatusTarget {
+                repository: repository(),
+                sha: sha.into(),
+            });
+            set_status(&host, &connection(), &commit, &wanted).unwrap();
+            let requests = sent(&host);
+            assert_eq!(
+                requests[0].1,
+                format!(
+                    "https://dev.azure.com/contoso/proj-guid/_apis/git/repositories/repo-guid/commits/{sha}/statuses"
+                )
+            );
+            let body = &requests[0].2;
+            assert_eq!(body["state"], wire);
+            assert_eq!(body["context"]["genre"], "acme");
+            assert_eq!(
+                body["description"].as_str().unwrap().chars().count(),
+                MAX_DESCRIPTION_CHARS
+            );
+            assert!(body.get("targetUrl").is_none());
+        }
+        // Bad input is refused before anything is sent.
+        let host = FakeHost::default();
+        let commit = |sha: &str| {
+            StatusTarget::Commit(CommitStatusTarget {
+                repository: repository(),
+                sha: sha.into(),
+            })
+        };
+        let mut unnamed = status(StatusState::Pending);
+        unnamed.context_name = " ".into();
+        let mut scripted = status(StatusState::Pending);
+        scripted.target_url = Some("javascript:alert(1)".into());
+        assert!(matches!(
+            set_status(&host, &connection(), &commit(sha), &unnamed),
+            Err(ProviderError::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            set_status(&host, &connection(), &commit(sha), &scripted),
+            Err(ProviderError::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            set_status(
+                &host,
+                &connection(),
+                &commit("main"),
+                &status(StatusState::Pending)
+            ),
+            Err(ProviderError::InvalidPayload(_))
+        ));
+        assert!(sent(&host).is_empty());
+    }
+
+    #[test]
+    fn replies_open_a_thread_or_answer_in_one() {
+        let host = FakeHost::default();
+        host.json(200, r#"{"id":11,"comments":[{"id":1}]}"#)
+            .json(200, r#"{"id":4,"parentCommentId":1}"#);
+        let new = reply(
+            &host,
+            &connection(),
+            &target(),
+            None,
+            "Commands: `/scalr plan`",
+        )
+        .unwrap();
+        assert_eq!(
+            (new.thread_id.as_deref(), new.comment_id.as_str()),
+            (Some("11"), "1")
+        );
+        let answer = reply(&host, &connection(), &target(), Some("5"), "Denied.").unwrap();
+        assert_eq!(
+            (answer.thread_id.as_deref(), answer.comment_id.as_str()),
+            (Some("5"), "4")
+        );
+        let requests = sent(&host);
+        assert_eq!(requests[0].1, format!("{PR_URL}/threads"));
+        assert_eq!(
+            requests[0].2["comments"][0]["content"],
+            "Commands: `/scalr plan`"
+        );
+        assert_eq!(requests[1].1, format!("{PR_URL}/threads/5/comments"));
+        assert_eq!(
+            requests[1].2,
+            serde_json::json!({"parentCommentId": 1, "content": "Denied.", "commentType": 1})
+        );
+
+        for (thread, text) in [
+            (Some("five"), "x"),
+            (None, " "),
+            (None, &*"x".repeat(150_001)),
+        ] {
+            assert!(matches!(
+                reply(&host, &connection(), &target(), thread, text),
+                Err(ProviderError::InvalidPayload(_))
+            ));
+        }
+        assert!(sent(&host).is_empty());
+    }
+}
