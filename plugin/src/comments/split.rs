@@ -11,6 +11,9 @@
 //! note line right after the closing fence says so ([`NOTE_CONTINUES`] when the line goes
 //! on in the next part, [`NOTE_NO_NEWLINE`] at the very end of the output).
 //!
+//! The fence is plain, without a `diff` info string: terraform's `  + resource` lines
+//! would have to be rewritten for `diff` highlighting, and the output must stay verbatim.
+//!
 //! Lengths are in UTF-16 code units, counted from the UTF-8 bytes as the scan goes
 //! (a leading byte counts one unit, a four-byte sequence two), so the work is linear in
 //! the size of the outputs.
@@ -256,7 +259,10 @@ impl Costs {
 
 /// Cut `document` into bodies of at most `limit` UTF-16 units.
 pub fn split(document: &Document<'_>, limit: usize) -> Result<Vec<String>> {
-    let mut digits = 1;
+    // Start from the part count the output's size suggests, so the layout usually runs once.
+    let bytes: usize = document.sections.iter().map(|s| s.output.len()).sum();
+    let estimate = bytes / limit.max(1) + 1;
+    let mut digits = (estimate.to_string().len() as u32).min(MAX_PART_DIGITS);
     loop {
         let costs = Costs::new(document, digits);
         if costs.minimum(document) > limit {
