@@ -116,7 +116,19 @@ pub fn publish(
         match state.parts.get_mut(index) {
             Some(part) if part.content_hash == hash => {}
             Some(part) => {
-                api.update_comment(part.thread, part.comment, body)?;
+                if let Err(ProviderError::NotFound(why)) =
+                    api.update_comment(part.thread, part.comment, body)
+                {
+                    // Someone deleted the comment or its thread: post the report afresh.
+                    host.log(
+                        Level::Warn,
+                        "the report's earlier comment is gone; posting a new one",
+                        &[("error".into(), why)],
+                    );
+                    state.parts.clear();
+                    store.save(&state)?;
+                    return publish(host, connection, target, report, options);
+                }
                 part.content_hash = hash;
                 updated = true;
                 store.save(&state)?;
@@ -143,7 +155,11 @@ pub fn publish(
             break;
         };
         if part.content_hash != unused_hash {
-            api.update_comment(part.thread, part.comment, &unused)?;
+            match api.update_comment(part.thread, part.comment, &unused) {
+                // Already deleted by someone: nothing left to empty.
+                Err(ProviderError::NotFound(_)) | Ok(()) => {}
+                Err(other) => return Err(other),
+            }
             part.content_hash = unused_hash.clone();
             updated = true;
             store.save(&state)?;
@@ -753,6 +769,46 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .contains("Terraform apply")
+        );
+    }
+
+    #[test]
+    fn a_deleted_comment_is_posted_afresh() {
+        let host = FakeHost::default();
+        host.json(200, r#"{"id":7,"comments":[{"id":1}]}"#);
+        publish_now(
+            &host,
+            &report(RunKind::Plan, 'a', "run-1", "x\n"),
+            &options(),
+        );
+        sent(&host);
+        host.json(
+            404,
+            r#"{"message":"TF401181: The thread could not be found."}"#,
+        )
+        .json(200, r#"{"id":12,"comments":[{"id":1}]}"#);
+        let result = publish_now(
+            &host,
+            &report(RunKind::Plan, 'b', "run-2", "y\n"),
+            &options(),
+        );
+        assert_eq!(result.action, PublishAction::Created);
+        assert_eq!(ids(&result), [("12".to_string(), "1".to_string())]);
+        let requests = sent(&host);
+        assert_eq!(
+            (requests[0].0, requests[1].0),
+            (Method::Patch, Method::Post)
+        );
+        assert!(host.logs.borrow().iter().any(|l| l.contains("is gone")));
+        // The new thread is the one remembered.
+        assert_eq!(
+            publish_now(
+                &host,
+                &report(RunKind::Plan, 'b', "run-2", "y\n"),
+                &options()
+            )
+            .action,
+            PublishAction::Unchanged
         );
     }
 
