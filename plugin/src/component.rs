@@ -12,9 +12,7 @@ use crate::host::ComponentHost;
 pub struct AzureDevOps;
 
 impl auth::Guest for AzureDevOps {
-    fn authorization_url(
-        app: auth::OauthApp,
-    ) -> Result<auth::AuthorizationRequest, ProviderError> {
+    fn authorization_url(app: auth::OauthApp) -> Result<auth::AuthorizationRequest, ProviderError> {
         crate::auth::authorization_url(&ComponentHost, &app)
     }
     fn exchange_code(
@@ -93,7 +91,13 @@ impl comments::Guest for AzureDevOps {
         thread_id: Option<String>,
         markdown: String,
     ) -> Result<comments::PostedComment, ProviderError> {
-        crate::comments::reply(&ComponentHost, &conn, &target, thread_id.as_deref(), &markdown)
+        crate::comments::reply(
+            &ComponentHost,
+            &conn,
+            &target,
+            thread_id.as_deref(),
+            &markdown,
+        )
     }
 }
 
@@ -107,7 +111,13 @@ impl commands::Guest for AzureDevOps {
         conn: Option<Connection>,
         request: commands::CommandRequest,
     ) -> Result<webhooks::CommandVerdict, ProviderError> {
-        crate::commands::authorize(&ComponentHost, &settings, &workspaces, conn.as_ref(), &request)
+        crate::commands::authorize(
+            &ComponentHost,
+            &settings,
+            &workspaces,
+            conn.as_ref(),
+            &request,
+        )
     }
 }
 

@@ -85,6 +85,15 @@ impl<'h, H: Host + ?Sized> Client<'h, H> {
     /// An API URL under the base: each segment is percent-encoded (project names may hold
     /// spaces), and `api-version` is added.
     pub fn api_url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url> {
+        let mut url = self.unversioned_url(segments, query)?;
+        url.query_pairs_mut()
+            .append_pair("api-version", &self.api_version);
+        Ok(url)
+    }
+
+    /// Like [`Client::api_url`] without `api-version`, for the few resources that take
+    /// none or only a preview version (`_apis/connectionData`).
+    pub fn unversioned_url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url> {
         let mut url = self.base.clone();
         {
             let mut path = url.path_segments_mut().map_err(|()| {
@@ -103,7 +112,9 @@ impl<'h, H: Host + ?Sized> Client<'h, H> {
             for (name, value) in query {
                 pairs.append_pair(name, value);
             }
-            pairs.append_pair("api-version", &self.api_version);
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
         }
         Ok(url)
     }
@@ -230,7 +241,9 @@ fn redact_query(url: &Url) -> String {
 pub fn classify(response: Response, url: &Url) -> Result<Response> {
     let status = response.status;
     let where_ = redact_query(url);
-    let content_type = header(&response, "content-type").unwrap_or("").to_ascii_lowercase();
+    let content_type = header(&response, "content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let looks_html = content_type.contains("text/html") || starts_like_html(&response.body);
 
     if status == 203 || ((200..300).contains(&status) && looks_html) {
@@ -304,9 +317,7 @@ pub fn classify(response: Response, url: &Url) -> Result<Response> {
         }
         _ => ProviderError::Upstream(UpstreamError {
             status: Some(status),
-            message: with_detail(format!(
-                "Azure DevOps answered {where_} with HTTP {status}"
-            )),
+            message: with_detail(format!("Azure DevOps answered {where_} with HTTP {status}")),
         }),
     })
 }
@@ -316,7 +327,9 @@ fn starts_like_html(body: &[u8]) -> bool {
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(body.len());
-    let head: Vec<u8> = body[start..]
+    let head: Vec<u8> = body
+        .get(start..)
+        .unwrap_or_default()
         .iter()
         .take(15)
         .map(u8::to_ascii_lowercase)
@@ -391,7 +404,12 @@ mod tests {
         // base64(":secret-pat-value")
         assert_eq!(auth(0), "Basic OnNlY3JldC1wYXQtdmFsdWU=");
         assert_eq!(auth(1), "Bearer eyJ0");
-        assert!(requests[0].headers.iter().any(|(n, v)| n == "Accept" && v == "application/json"));
+        assert!(
+            requests[0]
+                .headers
+                .iter()
+                .any(|(n, v)| n == "Accept" && v == "application/json")
+        );
         assert!(
             requests[0]
                 .headers
@@ -412,8 +430,11 @@ mod tests {
     #[test]
     fn empty_tokens_are_configuration_errors() {
         let host = FakeHost::default();
-        let err = Client::new(&host, &connection(Credential::PersonalAccessToken(" ".into())))
-            .unwrap_err();
+        let err = Client::new(
+            &host,
+            &connection(Credential::PersonalAccessToken(" ".into())),
+        )
+        .unwrap_err();
         assert!(matches!(err, ProviderError::InvalidConfig(m) if m.contains("empty")));
     }
 
@@ -431,6 +452,8 @@ mod tests {
             url.as_str(),
             "https://dev.azure.com/contoso/My%20Project/_apis/git/repositories/r1?%24top=2000&api-version=7.1"
         );
+        let url = client.unversioned_url(&["_apis", "connectionData"], &[]).unwrap();
+        assert_eq!(url.as_str(), "https://dev.azure.com/contoso/_apis/connectionData");
         let mut server = pat();
         server.base_url = "https://tfs.example.com:8443/tfs/DefaultCollection/".into();
         server.options = vec![("api-version".into(), "7.0".into())];
@@ -445,16 +468,36 @@ mod tests {
     #[test]
     fn base_urls_are_normalized() {
         for (raw, want) in [
-            ("https://dev.azure.com/contoso", "https://dev.azure.com/contoso/"),
-            ("https://contoso@dev.azure.com/contoso/", "https://dev.azure.com/contoso/"),
-            ("https://u:p@contoso.visualstudio.com/?x=1#y", "https://contoso.visualstudio.com/"),
-            (" https://dev.azure.com/contoso/ ", "https://dev.azure.com/contoso/"),
+            (
+                "https://dev.azure.com/contoso",
+                "https://dev.azure.com/contoso/",
+            ),
+            (
+                "https://contoso@dev.azure.com/contoso/",
+                "https://dev.azure.com/contoso/",
+            ),
+            (
+                "https://u:p@contoso.visualstudio.com/?x=1#y",
+                "https://contoso.visualstudio.com/",
+            ),
+            (
+                " https://dev.azure.com/contoso/ ",
+                "https://dev.azure.com/contoso/",
+            ),
         ] {
             assert_eq!(normalize_base_url(raw).unwrap().as_str(), want, "{raw}");
         }
-        for bad in ["", "dev.azure.com/contoso", "ftp://dev.azure.com/x", "file:///etc/passwd"] {
+        for bad in [
+            "",
+            "dev.azure.com/contoso",
+            "ftp://dev.azure.com/x",
+            "file:///etc/passwd",
+        ] {
             assert!(
-                matches!(normalize_base_url(bad), Err(ProviderError::InvalidConfig(_))),
+                matches!(
+                    normalize_base_url(bad),
+                    Err(ProviderError::InvalidConfig(_))
+                ),
                 "{bad}"
             );
         }
@@ -483,20 +526,90 @@ mod tests {
         assert!(classify_one(201, &json, "{}").is_ok());
         assert!(classify_one(204, &[], "").is_ok());
 
-        let cases: Vec<(u16, &[(&str, &str)], &str, &str, &str)> = vec![
-            (203, &html, "<html>sign in</html>", "unauthorized", "sign-in page"),
-            (200, &[], "  <!DOCTYPE html><html>", "unauthorized", "sign-in page"),
+        type Case<'a> = (u16, &'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
+            (
+                203,
+                &html,
+                "<html>sign in</html>",
+                "unauthorized",
+                "sign-in page",
+            ),
+            (
+                200,
+                &[],
+                "  <!DOCTYPE html><html>",
+                "unauthorized",
+                "sign-in page",
+            ),
             (200, &html, "<html></html>", "unauthorized", "HTTP 200"),
-            (302, &[("location", "https://spsprodweu5.vssps.visualstudio.com/_signin?realm=x")], "", "unauthorized", "_signin"),
-            (401, &json, r#"{"message":"TF400813: The user 'x' is not authorized to access this resource.","typeKey":"UnauthorizedRequestException"}"#, "forbidden", "Third-party application access via OAuth"),
+            (
+                302,
+                &[(
+                    "location",
+                    "https://spsprodweu5.vssps.visualstudio.com/_signin?realm=x",
+                )],
+                "",
+                "unauthorized",
+                "_signin",
+            ),
+            (
+                401,
+                &json,
+                r#"{"message":"TF400813: The user 'x' is not authorized to access this resource.","typeKey":"UnauthorizedRequestException"}"#,
+                "forbidden",
+                "Third-party application access via OAuth",
+            ),
             (401, &[], "", "unauthorized", "wrong, expired or revoked"),
-            (403, &json, r#"{"message":"VS403463: The conditional access policy defined by your Azure Active Directory administrator has failed."}"#, "forbidden", "conditional access"),
-            (403, &json, r#"{"message":"TF401027: You need the Git 'PullRequestContribute' permission to perform this action."}"#, "forbidden", "TF401027"),
-            (404, &json, r#"{"message":"TF200016: The following project does not exist: nope."}"#, "not-found", "TF200016"),
-            (409, &json, r#"{"message":"conflict"}"#, "conflict", "conflict"),
-            (429, &[("Retry-After", "30")], "", "rate-limited", "retry after 30 seconds"),
-            (500, &json, r#"{"message":"VS402335: boom"}"#, "upstream", "VS402335"),
-            (503, &[], "Service Unavailable", "upstream", "Service Unavailable"),
+            (
+                403,
+                &json,
+                r#"{"message":"VS403463: The conditional access policy defined by your Azure Active Directory administrator has failed."}"#,
+                "forbidden",
+                "conditional access",
+            ),
+            (
+                403,
+                &json,
+                r#"{"message":"TF401027: You need the Git 'PullRequestContribute' permission to perform this action."}"#,
+                "forbidden",
+                "TF401027",
+            ),
+            (
+                404,
+                &json,
+                r#"{"message":"TF200016: The following project does not exist: nope."}"#,
+                "not-found",
+                "TF200016",
+            ),
+            (
+                409,
+                &json,
+                r#"{"message":"conflict"}"#,
+                "conflict",
+                "conflict",
+            ),
+            (
+                429,
+                &[("Retry-After", "30")],
+                "",
+                "rate-limited",
+                "retry after 30 seconds",
+            ),
+            (
+                500,
+                &json,
+                r#"{"message":"VS402335: boom"}"#,
+                "upstream",
+                "VS402335",
+            ),
+            (
+                503,
+                &[],
+                "Service Unavailable",
+                "upstream",
+                "Service Unavailable",
+            ),
         ];
         for (status, headers, body, kind, fragment) in cases {
             let err = classify_one(status, headers, body).unwrap_err();
@@ -511,14 +624,19 @@ mod tests {
             };
             let text = crate::error::message(&err);
             assert_eq!(got_kind, kind, "status {status}: {text}");
-            assert!(text.contains(fragment), "status {status}: {text:?} lacks {fragment:?}");
+            assert!(
+                text.contains(fragment),
+                "status {status}: {text:?} lacks {fragment:?}"
+            );
             assert!(!text.contains("api-version"), "{text}");
         }
         match classify_one(429, &[("retry-after", "7")], "").unwrap_err() {
             ProviderError::RateLimited(r) => assert_eq!(r.retry_after_seconds, Some(7)),
             other => panic!("{other:?}"),
         }
-        match classify_one(429, &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], "").unwrap_err() {
+        match classify_one(429, &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], "")
+            .unwrap_err()
+        {
             ProviderError::RateLimited(r) => assert_eq!(r.retry_after_seconds, None),
             other => panic!("{other:?}"),
         }
@@ -541,17 +659,31 @@ mod tests {
         let err = client.get::<serde_json::Value>(&url).unwrap_err();
         assert!(matches!(err, ProviderError::Transport(m) if m.contains("not allowlisted")));
         let err = client.get::<serde_json::Value>(&url).unwrap_err();
-        assert!(matches!(err, ProviderError::Upstream(UpstreamError { status: Some(200), .. })));
+        assert!(matches!(
+            err,
+            ProviderError::Upstream(UpstreamError {
+                status: Some(200),
+                ..
+            })
+        ));
     }
 
     #[test]
     fn retry_after_on_success_is_logged_not_failed() {
         let host = FakeHost::default();
-        host.answer(200, &[("content-type", "application/json"), ("Retry-After", "12")], "{}");
+        host.answer(
+            200,
+            &[("content-type", "application/json"), ("Retry-After", "12")],
+            "{}",
+        );
         let client = Client::new(&host, &pat()).unwrap();
         let url = client.api_url(&["_apis", "x"], &[]).unwrap();
         let _: serde_json::Value = client.get(&url).unwrap();
         let logs = host.logs.borrow();
-        assert!(logs.iter().any(|l| l.contains("slow down") && l.contains("12")), "{logs:?}");
+        assert!(
+            logs.iter()
+                .any(|l| l.contains("slow down") && l.contains("12")),
+            "{logs:?}"
+        );
     }
 }
