@@ -5,6 +5,7 @@
 //! a scripted fake, so the logic is tested without a WebAssembly runtime.
 
 use crate::bindings::vcs::provider::{http, log, storage};
+use crate::error::ProviderError;
 
 pub use http::{HttpError, Method, Request, Response};
 pub use log::Level;
@@ -30,6 +31,27 @@ pub trait Host {
     ) -> Result<bool, StorageError>;
     /// Emit a structured log line (never with secrets).
     fn log(&self, level: Level, message: &str, fields: &[(String, String)]);
+
+    /// The current time, in seconds since the Unix epoch. `wasm32-wasip2`'s std reads
+    /// `wasi:clocks/wall-clock`, which the host grants with the std imports.
+    fn now_unix(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            // A clock before 1970 is broken; 0 makes every pending state look expired.
+            .unwrap_or(0)
+    }
+
+    /// Fill `buf` with cryptographically secure random bytes (OAuth `state`, PKCE
+    /// verifier). On `wasm32-wasip2` `getrandom` calls `wasi:random/random`.
+    fn random_bytes(&self, buf: &mut [u8]) -> Result<(), ProviderError> {
+        getrandom::fill(buf).map_err(|error| {
+            ProviderError::Unsupported(format!(
+                "this host gives the provider no secure random numbers ({error}); grant \
+                 wasi:random to the component"
+            ))
+        })
+    }
 }
 
 /// The host as seen from inside the component: the WIT imports.
@@ -68,16 +90,24 @@ impl Host for ComponentHost {
 #[cfg(test)]
 pub mod fake {
     use super::*;
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
     use std::collections::{BTreeMap, VecDeque};
 
-    /// See the module docs.
+    /// See the module docs. Time and randomness are deterministic: `clock` is what
+    /// [`Host::now_unix`] answers (advance it to expire things), and random bytes come
+    /// from a counter, so two runs of a test see the same values.
     #[derive(Default)]
     pub struct FakeHost {
         pub answers: RefCell<VecDeque<Result<Response, HttpError>>>,
         pub requests: RefCell<Vec<Request>>,
         pub store: RefCell<BTreeMap<String, Vec<u8>>>,
+        /// The TTL each stored key was last written with (the fake never expires keys).
+        pub ttls: RefCell<BTreeMap<String, Option<u32>>>,
         pub logs: RefCell<Vec<String>>,
+        /// Seconds since the Unix epoch.
+        pub clock: Cell<u64>,
+        /// How many random bytes were handed out so far.
+        pub random_counter: Cell<u64>,
     }
 
     impl FakeHost {
@@ -106,6 +136,10 @@ pub mod fake {
             self.answers.borrow_mut().push_back(Err(error));
             self
         }
+        /// Move the clock forward.
+        pub fn advance(&self, seconds: u64) {
+            self.clock.set(self.clock.get() + seconds);
+        }
     }
 
     impl Host for FakeHost {
@@ -119,10 +153,11 @@ pub mod fake {
         fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
             Ok(self.store.borrow().get(key).cloned())
         }
-        fn set(&self, key: &str, value: &[u8], _ttl: Option<u32>) -> Result<(), StorageError> {
+        fn set(&self, key: &str, value: &[u8], ttl: Option<u32>) -> Result<(), StorageError> {
             self.store
                 .borrow_mut()
                 .insert(key.to_string(), value.to_vec());
+            self.ttls.borrow_mut().insert(key.to_string(), ttl);
             Ok(())
         }
         fn delete(&self, key: &str) -> Result<bool, StorageError> {
@@ -133,22 +168,40 @@ pub mod fake {
             key: &str,
             expected: Option<&[u8]>,
             new: Option<&[u8]>,
-            _ttl: Option<u32>,
+            ttl: Option<u32>,
         ) -> Result<bool, StorageError> {
             let mut store = self.store.borrow_mut();
             if store.get(key).map(Vec::as_slice) != expected {
                 return Ok(false);
             }
             match new {
-                Some(value) => store.insert(key.to_string(), value.to_vec()),
-                None => store.remove(key),
-            };
+                Some(value) => {
+                    store.insert(key.to_string(), value.to_vec());
+                    self.ttls.borrow_mut().insert(key.to_string(), ttl);
+                }
+                None => {
+                    store.remove(key);
+                }
+            }
             Ok(true)
         }
         fn log(&self, level: Level, message: &str, fields: &[(String, String)]) {
             self.logs
                 .borrow_mut()
                 .push(format!("{level:?} {message} {fields:?}"));
+        }
+        fn now_unix(&self) -> u64 {
+            self.clock.get()
+        }
+        fn random_bytes(&self, buf: &mut [u8]) -> Result<(), ProviderError> {
+            // A counter through a multiplicative hash: deterministic, yet successive
+            // bytes differ, so two states or verifiers never collide in a test.
+            for byte in buf.iter_mut() {
+                let n = self.random_counter.get() + 1;
+                self.random_counter.set(n);
+                *byte = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8;
+            }
+            Ok(())
         }
     }
 }

@@ -101,6 +101,15 @@ impl<'h, H: Host + ?Sized> Client<'h, H> {
         query: &[(&str, &str)],
         api_version: &str,
     ) -> Result<Url> {
+        let mut url = self.unversioned_url(segments, query)?;
+        url.query_pairs_mut()
+            .append_pair("api-version", api_version);
+        Ok(url)
+    }
+
+    /// Like [`Client::api_url`] without `api-version`, for the few resources that take
+    /// none (`_apis/connectionData`).
+    pub fn unversioned_url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url> {
         let mut url = self.base.clone();
         {
             let mut path = url.path_segments_mut().map_err(|()| {
@@ -119,7 +128,9 @@ impl<'h, H: Host + ?Sized> Client<'h, H> {
             for (name, value) in query {
                 pairs.append_pair(name, value);
             }
-            pairs.append_pair("api-version", api_version);
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
         }
         Ok(url)
     }
@@ -455,6 +466,13 @@ mod tests {
         assert_eq!(
             url.as_str(),
             "https://dev.azure.com/contoso/My%20Project/_apis/git/repositories/r1?%24top=2000&api-version=7.1"
+        );
+        let url = client
+            .unversioned_url(&["_apis", "connectionData"], &[])
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://dev.azure.com/contoso/_apis/connectionData"
         );
         let mut server = pat();
         server.base_url = "https://tfs.example.com:8443/tfs/DefaultCollection/".into();

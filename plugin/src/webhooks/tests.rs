@@ -13,7 +13,7 @@ use crate::bindings::exports::vcs::provider::webhooks::{
     ChangeKind, ChangedFile, CommentState, CommitRange, Event, EventKind, PullRequestAction,
     PullRequestStatus,
 };
-use crate::bindings::vcs::provider::types::{CommandSettings, Credential, User};
+use crate::bindings::vcs::provider::types::{CommandSettings, Credential, User, Workspace};
 use crate::host::fake::FakeHost;
 
 const REPO: &str = "0d6e5f4a-3b2c-4d1e-8f9a-7b6c5d4e3f21";
@@ -82,7 +82,12 @@ fn settings() -> IntegrationSettings {
             require_approval_for_apply: false,
             require_mergeable_for_apply: false,
         },
-        workspaces: vec![],
+        workspaces: vec![Workspace {
+            name: "prod".into(),
+            vcs_dry_runs: true,
+            directory: None,
+            branch: None,
+        }],
         options: vec![],
     }
 }
@@ -357,7 +362,7 @@ const CASES: &[Case] = &[
         ("pr.author", JANE), ("comment.body", "/scalr plan"), ("comment.state", "Created"),
         ("comment.system", "false"), ("pr.number", "42"), ("repo.id", REPO),
         // commands::parse is not implemented in this build: no verdict.
-        ("command", "-"),
+        ("command", "plan Allowed"),
     ]},
     Case { file: "comment-v2-created-plain.json", seed: &[], expect: &[("comment.thread", "118"),
         ("comment.state", "Created"),

@@ -1,4 +1,9 @@
 //! The `auth` interface: OAuth app flow, credential validation, webhook verification.
+//!
+//! - [`oauth`]: the Microsoft Entra ID authorization-code flow with PKCE (authorization
+//!   URL, code exchange, refresh), talking to the identity platform directly.
+//! - [`validate`](mod@validate): who a credential acts as, and which capabilities it has.
+//! - [`verify_webhook`]: the Basic credentials of service-hook deliveries.
 
 use base64::Engine as _;
 
@@ -6,36 +11,39 @@ use crate::bindings::exports::vcs::provider::auth::{
     AuthorizationRequest, Capability, OauthApp, TokenSet, ValidationReport,
 };
 use crate::bindings::vcs::provider::types::{Connection, WebhookAuth};
-use crate::error::{ProviderError, Result, unsupported};
+use crate::error::{ProviderError, Result};
 use crate::host::Host;
 
-/// Build the authorization URL of the Entra ID code flow.
-pub fn authorization_url(_host: &impl Host, _app: &OauthApp) -> Result<AuthorizationRequest> {
-    Err(unsupported("the OAuth app authorization URL"))
+pub mod oauth;
+pub mod validate;
+
+/// Build the authorization URL of the Entra ID code flow (fresh `state`, PKCE S256).
+pub fn authorization_url(host: &impl Host, app: &OauthApp) -> Result<AuthorizationRequest> {
+    oauth::authorization_url(host, app)
 }
 
-/// Exchange an authorization code for tokens.
+/// Exchange an authorization code for tokens, consuming the `state` it was issued with.
 pub fn exchange_code(
-    _host: &impl Host,
-    _app: &OauthApp,
-    _code: &str,
-    _state: &str,
+    host: &impl Host,
+    app: &OauthApp,
+    code: &str,
+    state: &str,
 ) -> Result<TokenSet> {
-    Err(unsupported("the OAuth code exchange"))
+    oauth::exchange_code(host, app, code, state)
 }
 
-/// Redeem a refresh token.
-pub fn refresh_token(_host: &impl Host, _app: &OauthApp, _refresh_token: &str) -> Result<TokenSet> {
-    Err(unsupported("refreshing OAuth tokens"))
+/// Redeem a refresh token; the answer carries the rotated refresh token.
+pub fn refresh_token(host: &impl Host, app: &OauthApp, refresh_token: &str) -> Result<TokenSet> {
+    oauth::refresh_token(host, app, refresh_token)
 }
 
-/// Validate a credential against the organization.
+/// Validate a credential against the organization: identity and capability probes.
 pub fn validate(
-    _host: &impl Host,
-    _connection: &Connection,
-    _required: &[Capability],
+    host: &impl Host,
+    connection: &Connection,
+    required: &[Capability],
 ) -> Result<ValidationReport> {
-    Err(unsupported("credential validation"))
+    validate::validate(host, connection, required)
 }
 
 /// Verify a service-hook delivery. Azure DevOps has no signatures: the only receiver
