@@ -108,9 +108,9 @@ fn the_azure_devops_provider_loads_and_answers() {
     assert_eq!(limits.max_length, 150_000);
     assert!(matches!(limits.unit, LengthUnit::Utf16CodeUnits));
 
-    // A function of a later issue answers a typed error, not a trap.
+    // Malformed input is a typed error, not a trap.
     let err = deliver(&provider, &ctx, &[], "{}").unwrap().unwrap_err();
-    assert!(matches!(err, ProviderError::Unsupported(_)), "{err:?}");
+    assert!(matches!(err, ProviderError::InvalidPayload(_)), "{err:?}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use super::{Storage, StorageError};
 /// [host.storage]
 /// max_key_bytes = 512
 /// max_value_bytes = 1048576
-/// max_ttl_seconds = 7776000
+/// max_ttl_seconds = 34560000   # 400 days: pull requests and their comments can live long
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,7 +33,9 @@ impl Default for StorageLimits {
         Self {
             max_key_bytes: 512,
             max_value_bytes: 1 << 20,
-            max_ttl: Duration::from_secs(90 * 24 * 60 * 60),
+            // Longer than the provider keeps any state (a year for sticky comments), so
+            // long-lived pull requests keep theirs; shorter TTLs are the provider's call.
+            max_ttl: Duration::from_secs(400 * 24 * 60 * 60),
         }
     }
 }

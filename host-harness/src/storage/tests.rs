@@ -452,7 +452,7 @@ fn default_limits_and_their_config_form() {
     let defaults = StorageLimits::default();
     assert_eq!(defaults.max_key_bytes, 512);
     assert_eq!(defaults.max_value_bytes, 1024 * 1024);
-    assert_eq!(defaults.max_ttl, Duration::from_secs(90 * 86_400));
+    assert_eq!(defaults.max_ttl, Duration::from_secs(400 * 86_400));
 
     let parse = |fields: Vec<(&'static str, u64)>| {
         StorageLimits::deserialize(MapDeserializer::<_, Error>::new(fields.into_iter()))
