@@ -60,7 +60,8 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Replay a scenario directory (config.toml, deliveries/, optional cassette.json,
-    /// expected.jsonl) and compare the output with the expected lines.
+    /// expected.jsonl) and compare the output with the expected lines. Deliveries run
+    /// in file-name order; a `.toml` file among them switches the settings from there on.
     Replay {
         /// The scenario directory.
         dir: PathBuf,
@@ -420,13 +421,23 @@ fn replay(dir: &Path, component: Option<&Path>, bless: bool) -> anyhow::Result<E
         bail!("{}/deliveries holds no delivery files", dir.display());
     }
     let session = Session::open(&common, &config)?;
-    let pipeline = pipeline(&session, &config)?;
+    let mut pipeline = pipeline(&session, &config)?;
     let mut actual = Vec::new();
+    let mut delivered = Vec::new();
     for file in &files {
+        // A `.toml` file among the deliveries replaces the integration's settings from
+        // that point on (a switch turned on mid-scenario); the store carries over.
+        if file.extension().is_some_and(|e| e == "toml") {
+            let changed = IntegrationConfig::load(file)?;
+            pipeline = self::pipeline(&session, &changed)?;
+            continue;
+        }
         let line = pipeline.process(&read_delivery(file, &[])?).to_string();
         println!("{line}");
         actual.push(line);
+        delivered.push(file.clone());
     }
+    let files = delivered;
     let expected_path = dir.join("expected.jsonl");
     if bless {
         std::fs::write(&expected_path, actual.join("\n") + "\n")?;

@@ -88,3 +88,128 @@ fn inspect_explains_files_it_cannot_use() {
         stderr(&output)
     );
 }
+
+fn scenario() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios/seed-story")
+}
+
+#[test]
+fn replay_of_the_seed_story_matches_and_is_deterministic() {
+    let dir = scenario();
+    let first = host_harness(&["replay", dir.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("matches (11 deliveries)"),
+        "{}",
+        stderr(&first)
+    );
+    let second = host_harness(&["replay", dir.to_str().unwrap()]);
+    assert_eq!(
+        first.stdout, second.stdout,
+        "two replays printed different bytes"
+    );
+    let lines: Vec<serde_json::Value> = stdout(&first)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let decisions: Vec<String> = lines
+        .iter()
+        .map(|l| match l["event"]["command"]["decision"].as_str() {
+            Some(d) => format!("{} {}", l["event"]["command"]["name"].as_str().unwrap(), d),
+            None => l["outcome"].as_str().unwrap().to_string(),
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            "rejected",
+            "event",
+            "event",
+            "plan allowed",
+            "apply denied",
+            "apply allowed",
+            "apply denied",
+            "duplicate",
+            "apply denied",
+            "plan denied",
+            "event"
+        ]
+    );
+}
+
+#[test]
+fn replay_shows_a_readable_diff_when_the_output_changes() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("scenario");
+    std::fs::create_dir_all(dir.join("deliveries")).unwrap();
+    for entry in std::fs::read_dir(scenario().join("deliveries")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            dir.join("deliveries").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    std::fs::copy(scenario().join("config.toml"), dir.join("config.toml")).unwrap();
+    let expected = std::fs::read_to_string(scenario().join("expected.jsonl")).unwrap();
+    std::fs::write(
+        dir.join("expected.jsonl"),
+        expected.replacen("\"source_updated\"", "\"updated\"", 1),
+    )
+    .unwrap();
+    let output = host_harness(&["replay", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains("line 3 (") && text.contains("02-pr-source-updated.json"),
+        "{text}"
+    );
+    assert!(
+        text.contains("differs at /event/action: expected \"updated\", got \"source_updated\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn webhook_prints_one_line_per_delivery_and_fails_only_when_it_cannot_work() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/deliveries");
+    let files = [
+        "pr-created.json",
+        "invalid-not-json.txt",
+        "ignored-test-payload-push.json",
+        "pr-created.json",
+    ];
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| fixtures.join(f).display().to_string())
+        .collect();
+    let mut args = vec!["webhook"];
+    args.extend(paths.iter().map(String::as_str));
+    let output = host_harness(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("WARNING: no [webhook] credentials"),
+        "{}",
+        stderr(&output)
+    );
+    let outcomes: Vec<String> = stdout(&output)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["outcome"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(outcomes, ["event", "invalid", "ignored", "duplicate"]);
+
+    let output = host_harness(&["webhook", "/nonexistent/delivery.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stdout(&output).is_empty());
+    assert!(
+        stderr(&output).contains("cannot read delivery /nonexistent/delivery.json"),
+        "{}",
+        stderr(&output)
+    );
+}
