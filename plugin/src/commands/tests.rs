@@ -15,128 +15,62 @@ use crate::host::fake::FakeHost;
 #[derive(Debug)]
 enum Want {
     None,
-    Plan(&'static [&'static str]),
-    Apply(&'static [&'static str]),
+    Plan(Vec<String>),
+    Apply(Vec<String>),
     Help,
     /// Invalid, with a fragment of the reply.
-    Invalid(&'static str),
+    Invalid(String),
 }
 
-#[rustfmt::skip]
-const PARSE_CASES: &[(&str, Want)] = &[
-    // Not addressed to the integration.
-    ("", Want::None),
-    ("a", Want::None),
-    ("LGTM, thanks!", Want::None),
-    ("run /scalr plan later", Want::None),
-    ("Please /scalr plan", Want::None),
-    ("Some text `/scalr plan` inline", Want::None),
-    ("/scalrplan", Want::None),
-    ("/scalr-plan", Want::None),
-    ("/scalr, plan", Want::None),
-    ("- /scalr plan", Want::None),
-    ("**/scalr plan**", Want::None),
-    ("scalr plan", Want::None),
-    // Quoted replies and code blocks are never commands.
-    ("> /scalr plan", Want::None),
-    (">/scalr plan", Want::None),
-    ("&gt; /scalr plan", Want::None),
-    ("```\n/scalr plan\n```", Want::None),
-    ("```text\n/scalr plan\n```", Want::None),
-    ("~~~\n/scalr apply\n~~~", Want::None),
-    ("````\n```\n/scalr plan\n````", Want::None),
-    ("```\n/scalr plan", Want::None),
-    ("```text\n/scalr plan\n```\n/scalr apply", Want::Apply(&[])),
-    ("quoted:\n> /scalr apply\n/scalr plan", Want::Plan(&[])),
-    // The commands, with whitespace, case and Markdown variations.
-    ("/scalr plan", Want::Plan(&[])),
-    ("/scalr apply", Want::Apply(&[])),
-    ("/scalr help", Want::Help),
-    ("/scalr", Want::Help),
-    ("  /scalr plan  ", Want::Plan(&[])),
-    ("\t/scalr\tplan\t", Want::Plan(&[])),
-    ("/scalr plan\n", Want::Plan(&[])),
-    ("\r\n/scalr plan\r\n\r\n", Want::Plan(&[])),
-    ("\u{200B}/scalr plan", Want::Plan(&[])),
-    ("/SCALR PLAN", Want::Plan(&[])),
-    ("/Scalr Apply -w Prod", Want::Apply(&["Prod"])),
-    ("/scalr PLAN --WORKSPACE=Prod", Want::Plan(&["Prod"])),
-    ("`/scalr plan`", Want::Plan(&[])),
-    ("`/scalr plan -w prod`", Want::Plan(&["prod"])),
-    ("``/scalr plan``", Want::Plan(&[])),
-    ("```/scalr apply```", Want::Apply(&[])),
-    ("`/scalr` `plan`", Want::Plan(&[])),
-    ("/scalr plan `-w` `prod`", Want::Plan(&["prod"])),
-    ("Looks good.\n\n/scalr plan -w prod\n\nThanks", Want::Plan(&["prod"])),
-    // Workspace targets.
-    ("/scalr plan -w prod", Want::Plan(&["prod"])),
-    ("/scalr plan -W prod", Want::Plan(&["prod"])),
-    ("/scalr plan --workspace prod", Want::Plan(&["prod"])),
-    ("/scalr plan --workspace=prod", Want::Plan(&["prod"])),
-    ("/scalr plan -w=prod", Want::Plan(&["prod"])),
-    ("/scalr apply -w a -w b --workspace c", Want::Apply(&["a", "b", "c"])),
-    ("/scalr plan -w a -w b -w a", Want::Plan(&["a", "b"])),
-    ("/scalr plan -w Prod -w prod", Want::Plan(&["Prod", "prod"])),
-    ("/scalr plan -w \"my workspace\"", Want::Plan(&["my workspace"])),
-    ("/scalr plan -w 'x y'", Want::Plan(&["x y"])),
-    ("/scalr plan -w ' padded '", Want::Plan(&["padded"])),
-    ("/scalr plan --workspace=\"a b\"", Want::Plan(&["a b"])),
-    ("/scalr plan -w \u{201C}my workspace\u{201D}", Want::Plan(&["my workspace"])),
-    ("/scalr plan -w \u{2018}x y\u{2019}", Want::Plan(&["x y"])),
-    // Azure DevOps' HTML escaping.
-    ("/scalr plan -w &quot;my workspace&quot;", Want::Plan(&["my workspace"])),
-    ("/scalr plan -w &#39;x y&#39;", Want::Plan(&["x y"])),
-    ("/scalr&nbsp;plan&nbsp;-w&nbsp;prod", Want::Plan(&["prod"])),
-    ("/scalr plan\u{A0}-w\u{A0}prod", Want::Plan(&["prod"])),
-    ("/scalr plan -w a&amp;b", Want::Plan(&["a&b"])),
-    ("/scalr plan -w a&amp;lt;b", Want::Plan(&["a&lt;b"])),
-    ("/scalr plan -w a&bogus;b", Want::Plan(&["a&bogus;b"])),
-    ("&#47;scalr plan", Want::Plan(&[])),
-    // Help in its forms.
-    ("/scalr help plan", Want::Help),
-    ("/scalr --help", Want::Help),
-    ("/scalr -h", Want::Help),
-    ("/scalr ?", Want::Help),
-    ("/scalr HELP", Want::Help),
-    ("/scalr plan -h", Want::Help),
-    ("/scalr apply --help", Want::Help),
-    // Mistakes get a helpful reply.
-    ("/scalr plan\n/scalr apply", Want::Invalid("one command per comment")),
-    ("/scalr plan\n\n/scalr plan", Want::Invalid("one command per comment")),
-    ("/scalr plan -w", Want::Invalid("The option `-w` needs a workspace name after it")),
-    ("/scalr plan --workspace", Want::Invalid("needs a workspace name after it")),
-    ("/scalr plan -w -w prod", Want::Invalid("needs a workspace name after it")),
-    ("/scalr plan --workspace=", Want::Invalid("not an empty one")),
-    ("/scalr plan -w \"\"", Want::Invalid("not an empty one")),
-    ("/scalr plan -w \"prod", Want::Invalid("never closed")),
-    ("/scalr paln", Want::Invalid("Did you mean `plan`?")),
-    ("/scalr Plna", Want::Invalid("Did you mean `plan`?")),
-    ("/scalr aply", Want::Invalid("Did you mean `apply`?")),
-    ("/scalr hlep", Want::Invalid("Did you mean `help`?")),
-    ("/scalr destroy", Want::Invalid("Unknown command `destroy`.")),
-    ("/scalr plan --workspaces prod", Want::Invalid("Did you mean `--workspace`?")),
-    ("/scalr plan -x", Want::Invalid("Unknown option `-x` for `plan`")),
-    ("/scalr apply --force", Want::Invalid("The only option is `-w NAME`")),
-    ("/scalr plan prod", Want::Invalid("name a workspace with `-w prod`")),
-    ("/scalr plan please", Want::Invalid("Unexpected `please`")),
-];
+/// The parsing table, shared with the component test in `tests/tests/commands.rs`.
+const PARSE_CASES_JSON: &str = include_str!("../../../tests/fixtures/commands/parse-cases.json");
+
+fn parse_cases() -> Vec<(String, Want)> {
+    let doc: serde_json::Value = serde_json::from_str(PARSE_CASES_JSON).unwrap();
+    assert_eq!(doc["prefix"], "/scalr");
+    let names = |case: &serde_json::Value| -> Vec<String> {
+        case["workspaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect()
+    };
+    doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| {
+            let body = case["body"].as_str().unwrap().to_string();
+            let want = match case["want"].as_str().unwrap() {
+                "none" => Want::None,
+                "help" => Want::Help,
+                "plan" => Want::Plan(names(case)),
+                "apply" => Want::Apply(names(case)),
+                "invalid" => Want::Invalid(case["reply_contains"].as_str().unwrap().to_string()),
+                other => panic!("unknown expectation {other:?} for {body:?}"),
+            };
+            (body, want)
+        })
+        .collect()
+}
 
 #[test]
 fn parses_the_table_of_comment_bodies() {
-    assert!(PARSE_CASES.len() >= 60, "{} cases", PARSE_CASES.len());
-    for (body, want) in PARSE_CASES {
+    let cases = parse_cases();
+    assert!(cases.len() >= 60, "{} cases", cases.len());
+    for (body, want) in &cases {
         let got = parse_body(body, "/scalr").unwrap();
         let public = parse(body, "/scalr").unwrap();
-        let strings = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
         match (want, &got, &public) {
             (Want::None, Parsed::None, ParsedCommand::None) => {}
             (Want::Help, Parsed::Help, ParsedCommand::Help) => {}
             (Want::Plan(names), Parsed::Plan(got), ParsedCommand::Plan(public)) => {
-                assert_eq!(got, &strings(names), "{body:?}");
+                assert_eq!(got, names, "{body:?}");
                 assert_eq!(public, got, "{body:?}");
             }
             (Want::Apply(names), Parsed::Apply(got), ParsedCommand::Apply(public)) => {
-                assert_eq!(got, &strings(names), "{body:?}");
+                assert_eq!(got, names, "{body:?}");
                 assert_eq!(public, got, "{body:?}");
             }
             (
@@ -145,7 +79,7 @@ fn parses_the_table_of_comment_bodies() {
                 ParsedCommand::Invalid(invalid),
             ) => {
                 assert!(
-                    invalid.reply.contains(fragment),
+                    invalid.reply.contains(fragment.as_str()),
                     "{body:?}: {:?}",
                     invalid.reply
                 );
