@@ -13,6 +13,7 @@ use host_harness::bindings::exports::vcs::provider::comments::RenderOptions;
 use host_harness::config::IntegrationConfig;
 use host_harness::contract::{self, RunReportJson};
 use host_harness::http::{HttpBackend, LiveHttp, Recorder, Replayer};
+use host_harness::scenario::{Scenario, diff_lines};
 use host_harness::storage::{MemoryStorage, RedbStorage, Storage};
 use host_harness::webhook::{DeliveryPipeline, RecordedDelivery};
 use host_harness::{CallContext, HostConfig, Provider, Runtime};
@@ -86,6 +87,15 @@ enum Command {
         max_len: u32,
         /// The run report file.
         file: PathBuf,
+    },
+    /// Run the provider-neutral conformance suite against any provider component and
+    /// print a pass/fail table. Exit status 0 when every check passes, 1 otherwise.
+    Conformance {
+        /// The component to check.
+        wasm: PathBuf,
+        /// The provider's fixture pack (a directory with pack.toml).
+        #[arg(long, value_name = "DIR")]
+        fixtures: Option<PathBuf>,
     },
     /// Connect to the provider: the OAuth app flow and credential checks.
     Auth {
@@ -293,6 +303,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_len,
             file,
         } => render(component.as_deref(), config.as_deref(), max_len, &file),
+        Command::Conformance { wasm, fixtures } => {
+            let config = load_config(None)?;
+            let runtime = Runtime::new(host_config(&config))?;
+            let report = host_harness::conformance::run(&runtime, &wasm, fixtures.as_deref());
+            print!("{}", report.table());
+            Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         Command::Auth { verb } => auth(verb),
     }
 }
@@ -402,64 +419,25 @@ fn webhook(common: &Common, headers: &[String], files: &[PathBuf]) -> anyhow::Re
 }
 
 fn replay(dir: &Path, component: Option<&Path>, bless: bool) -> anyhow::Result<ExitCode> {
-    let config = IntegrationConfig::load(&dir.join("config.toml"))?;
-    let cassette = dir.join("cassette.json");
-    let common = Common {
-        component: component.map(Path::to_path_buf),
-        config: None,
-        state: None,
-        cassette: Some(cassette.clone()).filter(|c| c.exists()),
-        record: None,
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("deliveries"))
-        .with_context(|| format!("cannot read {}/deliveries", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        bail!("{}/deliveries holds no delivery files", dir.display());
-    }
-    let session = Session::open(&common, &config)?;
-    let mut pipeline = pipeline(&session, &config)?;
-    let mut actual = Vec::new();
-    let mut delivered = Vec::new();
-    for file in &files {
-        // A `.toml` file among the deliveries replaces the integration's settings from
-        // that point on (a switch turned on mid-scenario); the store carries over.
-        if file.extension().is_some_and(|e| e == "toml") {
-            let changed = IntegrationConfig::load(file)?;
-            pipeline = self::pipeline(&session, &changed)?;
-            continue;
-        }
-        let line = pipeline.process(&read_delivery(file, &[])?).to_string();
+    let scenario = Scenario::load(dir)?;
+    let runtime = Runtime::new(host_config(scenario.config()))?;
+    let provider = runtime.load(&component_path(component))?;
+    let run = scenario.run(&provider)?;
+    for line in &run.lines {
         println!("{line}");
-        actual.push(line);
-        delivered.push(file.clone());
     }
-    let files = delivered;
     let expected_path = dir.join("expected.jsonl");
     if bless {
-        std::fs::write(&expected_path, actual.join("\n") + "\n")?;
+        std::fs::write(&expected_path, run.lines.join("\n") + "\n")?;
         eprintln!("host-harness: wrote {}", expected_path.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let expected_text = std::fs::read_to_string(&expected_path).with_context(|| {
-        format!(
-            "cannot read {} (run with --bless to create it)",
-            expected_path.display()
-        )
-    })?;
-    let expected: Vec<&str> = expected_text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    let diff = diff_lines(&expected, &actual, &files);
+    let diff = diff_lines(&scenario.expected()?, &run);
     if diff.is_empty() {
         eprintln!(
             "host-harness: replay of {} matches ({} deliveries)",
             dir.display(),
-            files.len()
+            run.files.len()
         );
         Ok(ExitCode::SUCCESS)
     } else {
@@ -468,59 +446,6 @@ fn replay(dir: &Path, component: Option<&Path>, bless: bool) -> anyhow::Result<E
             dir.display()
         );
         Ok(ExitCode::from(1))
-    }
-}
-
-/// A readable line-by-line diff: for each differing line, the delivery file, the
-/// expected and the actual line, and the first differing JSON fields.
-fn diff_lines(expected: &[&str], actual: &[String], files: &[PathBuf]) -> String {
-    let mut out = String::new();
-    for i in 0..expected.len().max(actual.len()) {
-        let want = expected.get(i).copied();
-        let got = actual.get(i).map(String::as_str);
-        if want == got {
-            continue;
-        }
-        let name = files
-            .get(i)
-            .map_or("(no delivery)".to_string(), |f| f.display().to_string());
-        out.push_str(&format!("line {} ({name}):\n", i + 1));
-        out.push_str(&format!("  - expected: {}\n", want.unwrap_or("(nothing)")));
-        out.push_str(&format!("  + actual:   {}\n", got.unwrap_or("(nothing)")));
-        if let (Some(w), Some(g)) = (want, got)
-            && let (Ok(w), Ok(g)) = (
-                serde_json::from_str::<Value>(w),
-                serde_json::from_str::<Value>(g),
-            )
-        {
-            let mut paths = Vec::new();
-            json_differences("", &w, &g, &mut paths);
-            for path in paths.iter().take(10) {
-                out.push_str(&format!("    differs at {path}\n"));
-            }
-        }
-    }
-    out
-}
-
-fn json_differences(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
-    match (want, got) {
-        (Value::Object(w), Value::Object(g)) => {
-            for key in w.keys().chain(g.keys().filter(|k| !w.contains_key(*k))) {
-                let null = Value::Null;
-                json_differences(
-                    &format!("{path}/{key}"),
-                    w.get(key).unwrap_or(&null),
-                    g.get(key).unwrap_or(&null),
-                    out,
-                );
-            }
-        }
-        (w, g) if w != g => out.push(format!(
-            "{}: expected {w}, got {g}",
-            if path.is_empty() { "/" } else { path }
-        )),
-        _ => {}
     }
 }
 

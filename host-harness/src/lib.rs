@@ -9,17 +9,20 @@
 //! - [`http`]: outbound HTTP behind an egress policy, with record and replay;
 //! - [`storage`]: the namespaced key-value store (in memory, or redb on disk);
 //! - [`bindings`]: the generated bindings of the contract in `wit/`;
-//! - [`config`], [`contract`], [`webhook`]: the integration config file, the CLI's JSON
-//!   contract, and the delivery pipeline (verify, then normalize).
+//! - [`config`], [`contract`], [`webhook`], [`scenario`]: the integration config file, the
+//!   CLI's JSON contract, the delivery pipeline (verify, then normalize), and recorded
+//!   scenarios.
 //!
 //! The `host-harness` binary is the CLI over this library.
 
 pub mod bindings;
 pub mod config;
+pub mod conformance;
 pub mod contract;
 pub mod engine;
 pub mod http;
 pub mod limits;
+pub mod scenario;
 pub mod storage;
 pub mod webhook;
 
