@@ -792,11 +792,7 @@ fn scenario_invariants(
         Ok(pipeline.process(&RecordedDelivery::from_file_bytes(&bytes)))
     };
     if let Some((i, _)) = events.first() {
-        let ctx = CallContext {
-            integration: config.id.clone(),
-            http: Arc::new(NoNetwork),
-            storage: Arc::new(MemoryStorage::default()),
-        };
+        let ctx = context(&config.id);
         let result = deliver(&run.files[*i], None, &ctx).and_then(|first| {
             let second = deliver(&run.files[*i], None, &ctx)?;
             if first["outcome"] == "event" && second["outcome"] == "duplicate" {
@@ -821,11 +817,7 @@ fn scenario_invariants(
         let author = event["event"]["comment"]["author"]["id"]
             .as_str()
             .map(str::to_string);
-        let ctx = CallContext {
-            integration: config.id.clone(),
-            http: Arc::new(NoNetwork),
-            storage: Arc::new(MemoryStorage::default()),
-        };
+        let ctx = context(&config.id);
         let result = deliver(&run.files[*i], author, &ctx).and_then(|line| {
             if line["event"]["command"]["decision"] == "allowed" {
                 Err(format!(
