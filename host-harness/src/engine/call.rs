@@ -318,7 +318,14 @@ impl wit_log::Host for CallState {
         let message = clip(&message, self.limits.max_log_line_bytes);
         let fields: String = fields
             .iter()
-            .map(|(k, v)| format!(" {k}={}", clip(v, 256)))
+            .map(|(k, v)| {
+                // Providers must not log secrets; the host does not rely on it.
+                if looks_secret(k) {
+                    format!(" {k}=[redacted]")
+                } else {
+                    format!(" {k}={}", clip(v, 256))
+                }
+            })
             .collect();
         let integration = self.integration.as_str();
         match level {
@@ -341,6 +348,22 @@ impl wit_log::Host for CallState {
     }
 }
 
+/// Field names whose values the host never writes to its logs.
+fn looks_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "token",
+        "secret",
+        "password",
+        "authorization",
+        "cookie",
+        "credential",
+        "code_verifier",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+}
+
 fn clip(text: &str, max_bytes: usize) -> &str {
     if text.len() <= max_bytes {
         return text;
@@ -350,4 +373,32 @@ fn clip(text: &str, max_bytes: usize) -> &str {
         cut -= 1;
     }
     &text[..cut]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_looking_log_fields_are_recognized() {
+        for name in [
+            "access_token",
+            "Authorization",
+            "client_secret",
+            "PASSWORD",
+            "code_verifier",
+        ] {
+            assert!(looks_secret(name), "{name}");
+        }
+        for name in ["url", "retry_after", "key", "delivery_id"] {
+            assert!(!looks_secret(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn clipping_respects_char_boundaries() {
+        assert_eq!(clip("héllo", 2), "h");
+        assert_eq!(clip("héllo", 3), "hé");
+        assert_eq!(clip("abc", 10), "abc");
+    }
 }
