@@ -25,7 +25,9 @@ pub struct IntegrationConfig {
     /// The platform's id of the integration; the storage namespace. Defaults to `default`.
     #[serde(default = "default_id")]
     pub id: String,
-    /// The Azure DevOps organization or collection.
+    /// The Azure DevOps organization or collection. Another provider's config may call the
+    /// section `[vcs]` and the URL `base_url` (e.g. `https://api.github.com/`).
+    #[serde(alias = "vcs")]
     pub azure_devops: AzureDevOps,
     /// How the integration authenticates to Azure DevOps.
     pub auth: Option<Auth>,
@@ -55,6 +57,7 @@ fn default_id() -> String {
 pub struct AzureDevOps {
     /// `https://dev.azure.com/{org}/`, `https://{org}.visualstudio.com/`, or an Azure
     /// DevOps Server collection URL.
+    #[serde(alias = "base_url")]
     pub organization_url: String,
     /// REST api-version override (Azure DevOps Server 2022: "7.0", 2020: "6.0").
     pub api_version: Option<String>,
@@ -95,16 +98,21 @@ pub enum AuthMethod {
     Pat,
 }
 
-/// `[webhook]`
+/// `[webhook]`: Basic credentials (Azure DevOps service hooks), or a shared secret that
+/// signs the body (GitHub's `X-Hub-Signature-256`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
     /// Basic user name set on the service-hook subscription.
-    pub username: String,
+    pub username: Option<String>,
     /// Basic password (prefer `password_env`).
     pub password: Option<String>,
     /// Environment variable holding the password.
     pub password_env: Option<String>,
+    /// Shared secret that signs deliveries (prefer `secret_env`).
+    pub secret: Option<String>,
+    /// Environment variable holding the shared secret.
+    pub secret_env: Option<String>,
 }
 
 /// `[comments]`
@@ -254,12 +262,21 @@ impl IntegrationConfig {
         let Some(webhook) = &self.webhook else {
             return Ok(WebhookAuth::None);
         };
+        if let Some(shared) = secret("webhook.secret", &webhook.secret, &webhook.secret_env)? {
+            if webhook.username.is_some() {
+                bail!(
+                    "[webhook] takes either username/password (Basic) or secret (signatures), not both"
+                );
+            }
+            return Ok(WebhookAuth::SharedSecret(shared));
+        }
+        let username = webhook
+            .username
+            .clone()
+            .context("[webhook] needs username and password (Basic), or secret (signatures)")?;
         let password = secret("webhook.password", &webhook.password, &webhook.password_env)?
             .context("webhook.password or webhook.password_env is required with [webhook]")?;
-        Ok(WebhookAuth::Basic(BasicCredentials {
-            username: webhook.username.clone(),
-            password,
-        }))
+        Ok(WebhookAuth::Basic(BasicCredentials { username, password }))
     }
 
     /// The connection for REST calls, when a token is configured.
@@ -321,6 +338,11 @@ impl IntegrationConfig {
         if let Some(webhook) = &self.webhook {
             found.extend(
                 secret("", &webhook.password, &webhook.password_env)
+                    .ok()
+                    .flatten(),
+            );
+            found.extend(
+                secret("", &webhook.secret, &webhook.secret_env)
                     .ok()
                     .flatten(),
             );
@@ -406,6 +428,29 @@ vcs_dry_runs = true
                 .unwrap_err()
                 .to_string()
                 .contains("oauth_app")
+        );
+    }
+
+    #[test]
+    fn another_provider_uses_the_neutral_names_and_a_signing_secret() {
+        let config = IntegrationConfig::parse(
+            "[vcs]\nbase_url = \"https://api.github.com/\"\n[webhook]\nsecret = \"s3\"",
+        )
+        .unwrap();
+        assert_eq!(config.settings().base_url, "https://api.github.com/");
+        assert!(
+            matches!(config.webhook_auth().unwrap(), WebhookAuth::SharedSecret(s) if s == "s3")
+        );
+        assert_eq!(config.secrets(), vec!["s3".to_string()]);
+        let both = IntegrationConfig::parse(
+            "[vcs]\nbase_url = \"https://api.github.com/\"\n[webhook]\nsecret = \"s3\"\nusername = \"u\"",
+        )
+        .unwrap();
+        assert!(
+            both.webhook_auth()
+                .unwrap_err()
+                .to_string()
+                .contains("not both")
         );
     }
 
