@@ -213,3 +213,131 @@ fn webhook_prints_one_line_per_delivery_and_fails_only_when_it_cannot_work() {
         stderr(&output)
     );
 }
+
+fn write_config(dir: &std::path::Path, text: &str) -> String {
+    let path = dir.join("integration.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn auth_url_prints_the_authorization_url_and_keeps_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        r#"
+[azure_devops]
+organization_url = "https://dev.azure.com/contoso/"
+[auth]
+method = "oauth_app"
+tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+client_id = "6731de76-14a6-49ae-97bc-6eba6914391e"
+client_secret = "cli-test-client-secret"
+redirect_uri = "https://scalr.example/callback?integration=contoso"
+"#,
+    );
+    let state = dir.path().join("state");
+    let output = host_harness(&[
+        "auth",
+        "url",
+        "--config",
+        &config,
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let url = url::Url::parse(text.trim()).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert_eq!(url.host_str(), Some("login.microsoftonline.com"));
+    assert_eq!(
+        url.path(),
+        "/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/authorize"
+    );
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(
+        query["redirect_uri"],
+        "https://scalr.example/callback?integration=contoso"
+    );
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert!(!text.contains("cli-test-client-secret"));
+    // The state went to the durable store the exchange will read.
+    assert!(state.join("state.redb").exists());
+
+    let output = host_harness(&[
+        "auth",
+        "exchange",
+        "--config",
+        &config,
+        "--state",
+        state.to_str().unwrap(),
+        "--code",
+        "abc",
+        "--oauth-state",
+        "never-issued",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("expired or was already used"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn auth_validate_reports_a_missing_scope_from_a_cassette() {
+    let dir = tempfile::tempdir().unwrap();
+    let cassettes =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/cassettes/auth");
+    let config = write_config(
+        dir.path(),
+        r#"
+[azure_devops]
+organization_url = "https://dev.azure.com/contoso/"
+[auth]
+method = "pat"
+token = "PAT-SECRET-84chars-never-guessed-by-length-q4x7z2mmxjvlbn"
+[comments]
+enabled = true
+"#,
+    );
+    let cassette = cassettes.join("validate-missing-threads-scope.json");
+    let output = host_harness(&[
+        "auth",
+        "validate",
+        "--config",
+        &config,
+        "--cassette",
+        cassette.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["ok"], false);
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Pull Request Threads (Read & Write)"),
+        "{report}"
+    );
+
+    let cassette = cassettes.join("validate-401.json");
+    let output = host_harness(&[
+        "auth",
+        "validate",
+        "--config",
+        &config,
+        "--cassette",
+        cassette.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["error"]["kind"], "unauthorized", "{report}");
+    assert!(!stdout(&output).contains("PAT-SECRET"));
+}
