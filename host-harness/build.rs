@@ -4,7 +4,13 @@
 mod build_guest;
 
 fn main() {
-    build_guest::rerun_if_changed(&["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock"]);
+    build_guest::rerun_if_changed(&[
+        "plugin/src",
+        "plugin/Cargo.toml",
+        "wit",
+        "Cargo.toml",
+        "Cargo.lock",
+    ]);
     build_guest::ensure_target();
     let wasm = build_guest::build("azure-devops-provider", &[]);
     println!(

@@ -19,6 +19,10 @@ use host_harness::webhook::{DeliveryPipeline, RecordedDelivery};
 use host_harness::{CallContext, HostConfig, Provider, Runtime};
 use serde_json::{Value, json};
 
+#[cfg(feature = "bench")]
+#[path = "bench.rs"]
+mod bench;
+
 /// The wasmtime host for vcs:provider components (the Azure DevOps provider and others).
 #[derive(Debug, Parser)]
 #[command(name = "host-harness", version, about, long_about = None)]
@@ -101,6 +105,18 @@ enum Command {
     Auth {
         #[command(subcommand)]
         verb: AuthVerb,
+    },
+    /// Measure the provider natively and through the host (fresh instance per call):
+    /// deliveries of 4, 12 and 20 KB and a 5 MB plan render, instantiation, throughput,
+    /// peak memory; the last line is `bench: parse ratio R, instantiate U us, render ratio Q`.
+    #[cfg(feature = "bench")]
+    Bench {
+        /// The component; defaults to the Azure DevOps provider built in this workspace.
+        #[arg(long, value_name = "WASM")]
+        component: Option<PathBuf>,
+        /// Milliseconds spent on each figure.
+        #[arg(long, value_name = "MS", default_value_t = 1_000)]
+        budget_ms: u64,
     },
 }
 
@@ -308,9 +324,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = Runtime::new(host_config(&config))?;
             let report = host_harness::conformance::run(&runtime, &wasm, fixtures.as_deref());
             print!("{}", report.table());
-            Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Auth { verb } => auth(verb),
+        #[cfg(feature = "bench")]
+        Command::Bench {
+            component,
+            budget_ms,
+        } => {
+            bench::run(
+                &component_path(component.as_deref()),
+                bench::Options {
+                    budget: std::time::Duration::from_millis(budget_ms),
+                    cache_dir: default_cache_dir(),
+                },
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

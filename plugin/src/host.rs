@@ -205,3 +205,89 @@ pub mod fake {
         }
     }
 }
+
+/// An in-memory host for native callers that run the provider's logic without a
+/// WebAssembly runtime: `host-harness bench` (the native baseline) and the bounded fuzz
+/// tests. Storage is a `BTreeMap` (TTLs are accepted and not enforced), HTTP answers a
+/// typed `no-recording` error, log lines are counted and dropped.
+pub mod memory {
+    use super::*;
+    use std::cell::{Cell, RefCell};
+    use std::collections::BTreeMap;
+
+    /// See the module docs. Not `Sync`: one per thread.
+    #[derive(Debug, Default)]
+    pub struct MemoryHost {
+        store: RefCell<BTreeMap<String, Vec<u8>>>,
+        logs: Cell<u64>,
+    }
+
+    impl MemoryHost {
+        /// An empty host.
+        pub fn new() -> Self {
+            Self::default()
+        }
+        /// How many keys are stored.
+        pub fn len(&self) -> usize {
+            self.store.borrow().len()
+        }
+        /// Whether nothing is stored.
+        pub fn is_empty(&self) -> bool {
+            self.store.borrow().is_empty()
+        }
+        /// A stored value.
+        pub fn value(&self, key: &str) -> Option<Vec<u8>> {
+            self.store.borrow().get(key).cloned()
+        }
+        /// How many log lines were emitted.
+        pub fn log_lines(&self) -> u64 {
+            self.logs.get()
+        }
+        /// Forget every stored value.
+        pub fn clear(&self) {
+            self.store.borrow_mut().clear();
+        }
+    }
+
+    impl Host for MemoryHost {
+        fn send(&self, request: &Request) -> Result<Response, HttpError> {
+            Err(HttpError::NoRecording(request.url.clone()))
+        }
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+            Ok(self.store.borrow().get(key).cloned())
+        }
+        fn set(&self, key: &str, value: &[u8], _ttl: Option<u32>) -> Result<(), StorageError> {
+            self.store
+                .borrow_mut()
+                .insert(key.to_string(), value.to_vec());
+            Ok(())
+        }
+        fn delete(&self, key: &str) -> Result<bool, StorageError> {
+            Ok(self.store.borrow_mut().remove(key).is_some())
+        }
+        fn compare_and_swap(
+            &self,
+            key: &str,
+            expected: Option<&[u8]>,
+            new: Option<&[u8]>,
+            _ttl: Option<u32>,
+        ) -> Result<bool, StorageError> {
+            let mut store = self.store.borrow_mut();
+            if store.get(key).map(Vec::as_slice) != expected {
+                return Ok(false);
+            }
+            match new {
+                Some(value) => {
+                    store.insert(key.to_string(), value.to_vec());
+                }
+                None => {
+                    store.remove(key);
+                }
+            }
+            Ok(true)
+        }
+        fn log(&self, _level: Level, _message: &str, _fields: &[(String, String)]) {
+            self.logs.set(self.logs.get() + 1);
+        }
+    }
+}

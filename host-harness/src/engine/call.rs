@@ -82,7 +82,7 @@ pub enum CallError {
 pub struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limiter: CallLimiter,
+    limiter: MeteredLimiter,
     stderr: MemoryOutputPipe,
     http: Arc<dyn HttpBackend>,
     storage: NamespacedStorage,
@@ -116,7 +116,10 @@ impl CallState {
         Ok(Self {
             wasi,
             table: ResourceTable::new(),
-            limiter: CallLimiter::new(limits),
+            limiter: MeteredLimiter {
+                inner: CallLimiter::new(limits),
+                peak_memory_bytes: 0,
+            },
             stderr,
             http: context.http.clone(),
             storage,
@@ -125,6 +128,12 @@ impl CallState {
             http_requests: 0,
             log_lines: 0,
         })
+    }
+
+    /// The largest linear memory the instance has had so far, in bytes (its initial
+    /// size included): what one instance of the provider costs.
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.limiter.peak_memory_bytes
     }
 
     fn guest_output(&self) -> String {
@@ -136,6 +145,36 @@ impl CallState {
         } else {
             format!(" (guest stderr: {text})")
         }
+    }
+}
+
+/// The call's limiter, which also remembers the peak memory granted.
+struct MeteredLimiter {
+    inner: CallLimiter,
+    peak_memory_bytes: usize,
+}
+
+impl wasmtime::ResourceLimiter for MeteredLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let granted = self.inner.memory_growing(current, desired, maximum)?;
+        if granted {
+            self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
+        }
+        Ok(granted)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
     }
 }
 
@@ -199,7 +238,7 @@ fn classify(
         Some(wasmtime::Trap::StackOverflow) => CallError::StackOverflow {
             limit_bytes: limits.max_wasm_stack_bytes,
         },
-        _ if state.limiter.memory_refused => CallError::MemoryLimit {
+        _ if state.limiter.inner.memory_refused => CallError::MemoryLimit {
             limit_bytes: limits.max_memory_bytes,
             guest_output: state.guest_output(),
         },
