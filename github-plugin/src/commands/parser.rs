@@ -1,7 +1,11 @@
+//! Ported from the Azure DevOps provider (`plugin/src/commands/parser.rs`) unchanged:
+//! a candidate for a crate shared by both providers.
+//!
 //! Finding and parsing the one command line of a comment.
 //!
 //! The rules (the module docs of [`crate::commands`] list them for users):
-//! - Azure DevOps' HTML escaping is undone first, in one pass (`&amp;lt;` stays `&lt;`).
+//! - HTML character references are decoded first, in one pass (`&amp;lt;` stays `&lt;`),
+//!   as the Azure DevOps provider does: GitHub renders them, so a comment reads the same.
 //! - Lines inside fenced code blocks (```` ``` ```` or `~~~`) and quoted lines (`>`) are
 //!   never commands: people quote help text and earlier comments.
 //! - A command line starts with the prefix as a whole word, after optional whitespace and
@@ -130,7 +134,7 @@ pub fn parse_body(body: &str, prefix: &str) -> Result<Parsed> {
     })
 }
 
-/// Whitespace, including the no-break space Azure DevOps writes as `&nbsp;` and the
+/// Whitespace, including the no-break space written as `&nbsp;` and the
 /// invisible characters editors paste.
 fn is_space(c: char) -> bool {
     c.is_whitespace() || matches!(c, '\u{200B}' | '\u{2060}' | '\u{FEFF}')
@@ -428,7 +432,7 @@ pub fn clip(text: &str) -> String {
     }
 }
 
-/// Undo the HTML escaping Azure DevOps applies to comment text, in one pass.
+/// Decode HTML character references in comment text, in one pass.
 pub fn decode_html_entities(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
