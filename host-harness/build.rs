@@ -1,4 +1,5 @@
-//! Builds the Azure DevOps provider component, the CLI's default `--component`.
+//! Builds the provider components of this workspace: the Azure DevOps provider (the
+//! CLI's default `--component`) and the GitHub provider.
 
 #[path = "build_guest.rs"]
 mod build_guest;
@@ -6,6 +7,8 @@ mod build_guest;
 fn main() {
     build_guest::rerun_if_changed(&[
         "plugin/src",
+        "github-plugin/src",
+        "github-plugin/Cargo.toml",
         "plugin/Cargo.toml",
         "wit",
         "Cargo.toml",
@@ -17,4 +20,6 @@ fn main() {
         "cargo:rustc-env=AZURE_DEVOPS_PROVIDER_WASM={}",
         wasm.display()
     );
+    let github = build_guest::build("github-provider", &[]);
+    println!("cargo:rustc-env=GITHUB_PROVIDER_WASM={}", github.display());
 }

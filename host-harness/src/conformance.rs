@@ -833,6 +833,14 @@ fn scenario_invariants(
             "the integration's own comment never authorizes a command",
             result,
         ));
+    } else {
+        report.checks.push(Check::pass(
+            "invariant",
+            format!(
+                "NOT EXERCISED: the integration's own comment never authorizes ({} has no allowed command)",
+                dir.display()
+            ),
+        ));
     }
 }
 

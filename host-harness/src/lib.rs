@@ -30,3 +30,6 @@ pub use engine::{CallContext, CallError, HostConfig, LoadError, Provider, Runtim
 
 /// The Azure DevOps provider built in this workspace (by `build.rs`).
 pub const AZURE_DEVOPS_PROVIDER_WASM: &str = env!("AZURE_DEVOPS_PROVIDER_WASM");
+
+/// The GitHub provider built in this workspace (by `build.rs`): the same world, another VCS.
+pub const GITHUB_PROVIDER_WASM: &str = env!("GITHUB_PROVIDER_WASM");

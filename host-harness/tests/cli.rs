@@ -341,3 +341,89 @@ enabled = true
     assert_eq!(report["error"]["kind"], "unauthorized", "{report}");
     assert!(!stdout(&output).contains("PAT-SECRET"));
 }
+
+#[test]
+fn the_github_provider_runs_under_the_same_cli_contract() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = root.join("tests/conformance/github/scenarios/pr-story/config.toml");
+    let deliveries = root.join("github-plugin/tests/fixtures/deliveries");
+    let files = [
+        "pr-opened.json",
+        "pr-synchronize.json",
+        "comment-created-command.json",
+        "ignored-ping.json",
+    ];
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| deliveries.join(f).display().to_string())
+        .collect();
+    let mut args = vec![
+        "webhook",
+        "--component",
+        host_harness::GITHUB_PROVIDER_WASM,
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    args.extend(paths.iter().map(String::as_str));
+    let output = host_harness(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}",
+                l["outcome"].as_str().unwrap(),
+                l["event"]["action"]
+                    .as_str()
+                    .or(l["event"]["kind"].as_str())
+                    .unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "event opened",
+            "event source_updated",
+            "event comment",
+            "ignored -"
+        ]
+    );
+    assert_eq!(
+        lines[0]["event"]["repository"]["api_url"],
+        "https://api.github.com/"
+    );
+
+    // A forged signature is rejected under the same contract.
+    let output = host_harness(&[
+        "webhook",
+        "--component",
+        host_harness::GITHUB_PROVIDER_WASM,
+        "--config",
+        config.to_str().unwrap(),
+        "-H",
+        "X-Hub-Signature-256: sha256=0000000000000000000000000000000000000000000000000000000000000000",
+        &paths[0],
+    ]);
+    let line: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(line["outcome"], "rejected", "{line}");
+
+    // render: GitHub's 65,536-character limit is the default cap.
+    let report = root.join("tests/fixtures/reports/plan-multi-workspace.json");
+    let output = host_harness(&[
+        "render",
+        "--component",
+        host_harness::GITHUB_PROVIDER_WASM,
+        "--max-len",
+        "3000",
+        report.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let bodies: Vec<String> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(bodies.len() >= 2);
+    assert!(bodies.iter().all(|b| b.chars().count() <= 3000));
+}

@@ -106,3 +106,23 @@ fn a_wrong_expectation_in_the_pack_fails_with_a_diff() {
         "{failed}"
     );
 }
+
+#[test]
+fn the_github_provider_passes_with_no_change_to_the_contract_or_the_host() {
+    let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/github");
+    let report = conformance::run(
+        runtime(),
+        Path::new(host_harness::GITHUB_PROVIDER_WASM),
+        Some(&pack),
+    );
+    assert!(report.passed(), "{}", report.table());
+    let table = report.table();
+    assert!(
+        table.contains("65536 LengthUnit::UnicodeScalars"),
+        "{table}"
+    );
+    assert!(
+        table.contains("scenario scenarios/pr-story: 10 deliveries as expected"),
+        "{table}"
+    );
+}
