@@ -1229,6 +1229,22 @@ impl std::io::Write for LogBuffer {
     }
 }
 
+/// The process-wide log buffer, installed as the global subscriber on first use.
+fn captured_logs() -> &'static LogBuffer {
+    static LOGS: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = LogBuffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(logs.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in this test binary");
+        logs
+    })
+}
+
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
     type Writer = LogBuffer;
     fn make_writer(&'a self) -> Self::Writer {
@@ -1323,24 +1339,17 @@ fn an_unreachable_organization_is_a_transport_error() {
 #[test]
 fn no_secret_reaches_a_cassette_an_error_a_log_or_storage() {
     // Every log line of the flows (the host's own and the provider's `log` import, at
-    // trace level) goes to a buffer; calls run on this thread, so a thread-local
-    // subscriber sees them all.
-    let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(logs.clone())
-        .finish();
+    // trace level) goes to a buffer. The subscriber is process-wide: a thread-local one
+    // misses events whose callsites other test threads registered first.
+    let logs = captured_logs();
     let mut leaks = Leaks::default();
-    tracing::subscriber::with_default(subscriber, || {
-        authorization_url_flow(&mut leaks);
-        exchange_flow(&mut leaks);
-        refresh_flow(&mut leaks);
-        aadsts_flow(&mut leaks);
-        diagnostics_flow(&mut leaks);
-        scopes_flow(&mut leaks);
-        unreachable_flow(&mut leaks);
-    });
+    authorization_url_flow(&mut leaks);
+    exchange_flow(&mut leaks);
+    refresh_flow(&mut leaks);
+    aadsts_flow(&mut leaks);
+    diagnostics_flow(&mut leaks);
+    scopes_flow(&mut leaks);
+    unreachable_flow(&mut leaks);
     let log_text = logs.text();
     // The refresh answer without a new refresh token makes the provider warn.
     assert!(
