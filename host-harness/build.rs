@@ -9,6 +9,7 @@ fn main() {
         "plugin/src",
         "github-plugin/src",
         "github-plugin/Cargo.toml",
+        "provider-kit",
         "plugin/Cargo.toml",
         "wit",
         "Cargo.toml",

@@ -54,3 +54,9 @@ impl From<StorageError> for ProviderError {
         }
     }
 }
+
+impl From<provider_kit::command_parser::PrefixError> for ProviderError {
+    fn from(error: provider_kit::command_parser::PrefixError) -> Self {
+        ProviderError::InvalidConfig(error.0)
+    }
+}
