@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::{Clock, Storage, StorageError, expires_at, is_expired, system_clock};
+use super::{Clock, Storage, StorageError, Transaction, expires_at, is_expired, system_clock};
 
 /// A stored value and its deadline (unix ms; `None` never expires).
 #[derive(Debug, Clone)]
@@ -173,6 +173,31 @@ impl Storage for MemoryStorage {
             .filter(|(_, entry)| !is_expired(entry.expires_at_ms, now))
             .map(|((_, key), _)| key.clone())
             .collect())
+    }
+
+    fn commit(&self, transaction: &Transaction) -> Result<bool, StorageError> {
+        let now = self.now();
+        let mut map = self.lock()?;
+        let holds = transaction.conditions.iter().all(|c| {
+            let current = map
+                .get(&Self::composite(&c.namespace, &c.key))
+                .filter(|entry| !is_expired(entry.expires_at_ms, now))
+                .map(|entry| entry.value.as_slice());
+            current == c.expected.as_deref()
+        });
+        if !holds {
+            return Ok(false);
+        }
+        for w in &transaction.writes {
+            let slot = Self::composite(&w.namespace, &w.key);
+            match &w.value {
+                Some(value) => Self::put(&mut map, slot, value, w.ttl, now),
+                None => {
+                    map.remove(&slot);
+                }
+            }
+        }
+        Ok(true)
     }
 }
 

@@ -77,6 +77,56 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// Keys of a namespace (for tests and `inspect`-style tooling), sorted.
     fn keys(&self, namespace: &str) -> Result<Vec<String>, StorageError>;
+
+    /// Atomically: if every condition of `transaction` holds, apply all of its writes in
+    /// order and return `true`; otherwise change nothing and return `false`.
+    ///
+    /// This is what lets `serve` commit a provider call's storage writes together with
+    /// the queue entry they produced (see `serve::staged`): either both happen or
+    /// neither, so a crash between them can neither lose a delivery nor mark it seen
+    /// without work queued. An empty transaction trivially commits.
+    fn commit(&self, transaction: &Transaction) -> Result<bool, StorageError>;
+}
+
+/// A precondition of a [`Transaction`]: the live value at `(namespace, key)` equals
+/// `expected` (`None`: absent or expired).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The namespace.
+    pub namespace: String,
+    /// The key.
+    pub key: String,
+    /// The value required, `None` for absent.
+    pub expected: Option<Vec<u8>>,
+}
+
+/// One write of a [`Transaction`]: set the value (with `ttl`), or delete with `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    /// The namespace.
+    pub namespace: String,
+    /// The key.
+    pub key: String,
+    /// The new value; `None` deletes.
+    pub value: Option<Vec<u8>>,
+    /// Expiry of the new value, as in [`Storage::set`].
+    pub ttl: Option<Duration>,
+}
+
+/// Conditions checked and writes applied as one atomic step by [`Storage::commit`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transaction {
+    /// All must hold for the writes to happen.
+    pub conditions: Vec<Condition>,
+    /// Applied in order when the conditions hold.
+    pub writes: Vec<Write>,
+}
+
+impl Transaction {
+    /// Whether the transaction has nothing to check and nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.conditions.is_empty() && self.writes.is_empty()
+    }
 }
 
 /// The time source of a backend, in unix milliseconds. Injectable so that tests (and

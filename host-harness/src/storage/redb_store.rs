@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
 
-use super::{Clock, Storage, StorageError, expires_at, is_expired, system_clock};
+use super::{Clock, Storage, StorageError, Transaction, expires_at, is_expired, system_clock};
 
 /// `(namespace, key)`: a composite redb key, so namespaces stay apart whatever bytes
 /// (separators, NUL) a key contains.
@@ -268,5 +268,36 @@ impl Storage for RedbStorage {
             }
         }
         Ok(keys)
+    }
+
+    fn commit(&self, transaction: &Transaction) -> Result<bool, StorageError> {
+        if transaction.is_empty() {
+            return Ok(true);
+        }
+        let now = self.now();
+        // One write transaction: redb admits one writer at a time, so the conditions
+        // cannot change between their check and the writes.
+        self.write("transaction", |table| {
+            for c in &transaction.conditions {
+                let current = table.get((c.namespace.as_str(), c.key.as_str()))?;
+                let live = current.as_ref().and_then(|guard| {
+                    let (deadline, value) = guard.value();
+                    (!is_expired(deadline, now)).then_some(value)
+                });
+                if live != c.expected.as_deref() {
+                    return Ok((false, false));
+                }
+            }
+            for w in &transaction.writes {
+                let slot = (w.namespace.as_str(), w.key.as_str());
+                match &w.value {
+                    Some(value) => Self::put(table, slot, value, w.ttl, now)?,
+                    None => {
+                        table.remove(slot)?;
+                    }
+                }
+            }
+            Ok((true, !transaction.writes.is_empty()))
+        })
     }
 }
