@@ -104,7 +104,32 @@ pub fn publish(
             .is_some_and(|p| p.head_sha != report.head_sha);
     let mut state = match previous {
         Some(state) if !(options.new_comment_per_head && new_head) => state,
-        _ => CommentState::default(),
+        Some(_) => CommentState::default(),
+        None => {
+            // No state: either the first report here, or an earlier publish posted the
+            // comment and stopped before saving its id (a crash, a timeout). Adopt such
+            // an orphan rather than post the result twice.
+            let mut fresh = CommentState::default();
+            let bot = options
+                .render
+                .commands
+                .as_ref()
+                .and_then(|c| c.bot_user_id.as_deref());
+            if let Some(bot) = bot {
+                let marker = format!(
+                    "<!-- scalr:run workspace-set={} part=1/",
+                    render::workspace_set_hash(report)
+                );
+                if let Some((thread, comment)) = api.find_own_comment(&marker, bot)? {
+                    fresh.parts.push(PartState {
+                        thread,
+                        comment,
+                        content_hash: String::new(),
+                    });
+                }
+            }
+            fresh
+        }
     };
     state.head_sha = report.head_sha.clone().or(state.head_sha);
     state.run_id = report.run_id.clone();
@@ -464,6 +489,20 @@ impl<'c, 'h, H: Host + ?Sized> PullRequestApi<'c, 'h, H> {
         Ok((thread.id, comment))
     }
 
+    /// The first thread opened by `author_id` whose first comment starts with `marker`:
+    /// its thread and comment ids.
+    fn find_own_comment(&self, marker: &str, author_id: &str) -> Result<Option<(u64, u64)>> {
+        let list: ThreadList = self.client.get(&self.url(&["threads"])?)?;
+        Ok(list.value.iter().filter(|t| !t.is_deleted).find_map(|t| {
+            let first = t.comments.iter().find(|c| !c.is_deleted)?;
+            let own = first
+                .author
+                .as_ref()
+                .is_some_and(|a| a.id.eq_ignore_ascii_case(author_id));
+            (own && first.content.as_deref()?.starts_with(marker)).then_some((t.id, first.id))
+        }))
+    }
+
     /// Reply to a thread's first comment: the new comment's id.
     fn reply_in_thread(&self, thread: u64, content: &str) -> Result<u64> {
         let body = serde_json::json!({"parentCommentId": 1, "content": content, "commentType": 1});
@@ -562,6 +601,37 @@ struct CommentAnswer {
 }
 
 #[derive(Debug, Deserialize)]
+struct ThreadList {
+    #[serde(default)]
+    value: Vec<ListedThread>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedThread {
+    id: u64,
+    #[serde(default)]
+    is_deleted: bool,
+    #[serde(default)]
+    comments: Vec<ListedComment>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedComment {
+    id: u64,
+    #[serde(default)]
+    is_deleted: bool,
+    content: Option<String>,
+    author: Option<ListedAuthor>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListedAuthor {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
 struct IterationList {
     #[serde(default)]
     value: Vec<Iteration>,
@@ -604,7 +674,7 @@ mod tests {
     use crate::bindings::exports::vcs::provider::comments::{
         CommitStatusTarget, PullRequestStatusTarget, RenderOptions, RunStatus, WorkspaceReport,
     };
-    use crate::bindings::vcs::provider::types::Credential;
+    use crate::bindings::vcs::provider::types::{CommandSettings, Credential};
     use crate::host::fake::FakeHost;
     use serde_json::Value;
 
@@ -952,6 +1022,55 @@ mod tests {
             PublishAction::Unchanged
         );
         assert!(sent(&host).is_empty());
+    }
+
+    #[test]
+    fn a_comment_posted_before_a_crash_is_adopted_not_posted_twice() {
+        let bot = "9C8B7A65-4321-4FED-BA98-76543210FEDC";
+        let mut options = options();
+        options.render.commands = Some(CommandSettings {
+            prefix: "/scalr".into(),
+            allow_plan: true,
+            allow_apply: false,
+            bot_user_id: Some(bot.to_lowercase()),
+            run_edited_comments: false,
+            allowed_users: vec![],
+            require_approval_for_apply: false,
+            require_mergeable_for_apply: false,
+        });
+        let plan = report(RunKind::Plan, 'a', "run-1", "Plan: 1 to add");
+        let marker = format!(
+            "<!-- scalr:run workspace-set={} part=1/1 -->",
+            render::workspace_set_hash(&plan)
+        );
+        // No stored state, but the pull request already holds our comment (the earlier
+        // publish died before saving its id), next to a person quoting the marker.
+        let threads = serde_json::json!({"value": [
+            {"id": 3, "comments": [{"id": 1, "author": {"id": "someone-else"}, "content": marker}]},
+            {"id": 9, "isDeleted": true, "comments": [{"id": 1, "author": {"id": bot}, "content": marker}]},
+            {"id": 11, "comments": [{"id": 1, "author": {"id": bot}, "content": format!("{marker}\nold")}]}
+        ]});
+        let host = FakeHost::default();
+        host.json(200, &threads.to_string()).json(200, "{}");
+        let result = publish_now(&host, &plan, &options);
+        assert_eq!(result.action, PublishAction::Updated);
+        let requests = sent(&host);
+        assert_eq!(requests.len(), 2, "{requests:?}");
+        assert_eq!(requests[0].0, Method::Get);
+        assert_eq!(requests[0].1, format!("{PR_URL}/threads"));
+        assert_eq!(requests[1].0, Method::Patch);
+        assert_eq!(requests[1].1, format!("{PR_URL}/threads/11/comments/1"));
+
+        // Without an orphan, the first publish lists the threads once, then posts.
+        let host = FakeHost::default();
+        host.json(200, r#"{"value": []}"#)
+            .json(200, r#"{"id":5,"comments":[{"id":1}]}"#);
+        let result = publish_now(&host, &plan, &options);
+        assert_eq!(result.action, PublishAction::Created);
+        let requests = sent(&host);
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[1].1, format!("{PR_URL}/threads"));
+        assert_eq!(requests[1].0, Method::Post);
     }
 
     #[test]
