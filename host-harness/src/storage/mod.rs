@@ -7,7 +7,12 @@
 //!
 //! Backends:
 //! - [`MemoryStorage`]: a mutex-guarded map, for tests and stateless runs.
-//! - [`RedbStorage`]: a single redb file on disk, the durable default.
+//! - [`RedbStorage`]: a single redb file on disk, the durable default for one host
+//!   process (the file is locked to the process that opened it).
+//! - [`PostgresStorage`]: one table in a PostgreSQL database, for several host processes
+//!   (or machines) sharing state; every operation, compare-and-swap and
+//!   [`Storage::commit`] included, is atomic across processes. Its client blocks: call
+//!   it from async code through `spawn_blocking`.
 //!
 //! Expiry is stored with each value as a unix-millisecond deadline. Expired entries read
 //! as absent everywhere (get, compare-and-swap, delete, keys) and are physically removed
@@ -16,6 +21,7 @@
 // Submodules are named with `self::` only: this module also builds as a crate root.
 mod memory;
 mod namespaced;
+mod postgres_store;
 mod redb_store;
 #[cfg(test)]
 mod tests;
@@ -25,6 +31,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use self::memory::MemoryStorage;
 pub use self::namespaced::{NamespacedStorage, StorageLimits};
+pub use self::postgres_store::PostgresStorage;
+/// Test helpers for a real PostgreSQL (see [`postgres_testing::test_postgres_url`]).
+#[doc(hidden)]
+pub use self::postgres_store::testing as postgres_testing;
+#[doc(hidden)]
+pub use self::postgres_store::testing::test_postgres_url;
 pub use self::redb_store::RedbStorage;
 
 /// Why a storage operation failed; mirrors the WIT `storage-error` variant one to one.

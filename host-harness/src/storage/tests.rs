@@ -27,11 +27,13 @@ impl ManualClock {
     }
 }
 
-/// A backend under test, its clock, and (for redb) the directory keeping its file alive.
+/// A backend under test, its clock, and what keeps its state alive: redb's directory,
+/// PostgreSQL's schema of its own (dropped at the end).
 struct Backend {
     storage: Arc<dyn Storage>,
     clock: ManualClock,
     _dir: Option<tempfile::TempDir>,
+    _schema: Option<postgres_testing::TestSchema>,
 }
 
 fn memory() -> Backend {
@@ -40,6 +42,7 @@ fn memory() -> Backend {
         storage: Arc::new(MemoryStorage::default().with_clock(clock.clock())),
         clock,
         _dir: None,
+        _schema: None,
     }
 }
 
@@ -53,7 +56,26 @@ fn redb() -> Backend {
         storage: Arc::new(storage),
         clock,
         _dir: Some(dir),
+        _schema: None,
     }
+}
+
+/// A PostgreSQL store in a schema of its own (tests share one database, in parallel and
+/// across test binaries, and checks such as `purge_expired` count the whole table), or
+/// `None` when there is no PostgreSQL to test against (see `test_postgres_url`).
+fn postgres() -> Option<Backend> {
+    let url = test_postgres_url()?;
+    let clock = ManualClock::new();
+    let schema = postgres_testing::TestSchema::create(&url).unwrap();
+    let storage = PostgresStorage::connect(schema.url())
+        .unwrap()
+        .with_clock(clock.clock());
+    Some(Backend {
+        storage: Arc::new(storage),
+        clock,
+        _dir: None,
+        _schema: Some(schema),
+    })
 }
 
 /// One `#[test]` per backend for each shared check.
@@ -73,6 +95,13 @@ macro_rules! for_each_backend {
                 super::$check(backend.storage.as_ref(), &backend.clock);
             })*
         }
+        mod postgres_backend {
+            $(#[test]
+            fn $check() {
+                let Some(backend) = super::postgres() else { return };
+                super::$check(backend.storage.as_ref(), &backend.clock);
+            })*
+        }
     };
 }
 
@@ -83,6 +112,13 @@ for_each_backend!(
     ttl_zero_expires_immediately,
     namespaces_are_isolated,
     concurrent_cas_increments_are_exact,
+    commit_applies_every_write_when_all_conditions_hold,
+    commit_changes_nothing_when_a_condition_fails,
+    commit_conditions_on_absent_keys,
+    commit_treats_expired_values_as_absent,
+    commit_deletes_and_orders_its_writes,
+    commit_empty_and_one_sided_transactions,
+    concurrent_commits_claim_each_id_once,
 );
 
 // The view needs an `Arc`, so this check takes the backend's `Arc` rather than `&dyn`.
@@ -95,6 +131,12 @@ fn memory_backend_namespaced_view() {
 #[test]
 fn redb_backend_namespaced_view() {
     let backend = redb();
+    namespaced_view_enforces_limits_and_isolation(&backend.storage, &backend.clock);
+}
+
+#[test]
+fn postgres_backend_namespaced_view() {
+    let Some(backend) = postgres() else { return };
     namespaced_view_enforces_limits_and_isolation(&backend.storage, &backend.clock);
 }
 
@@ -301,39 +343,365 @@ fn namespaces_are_isolated(s: &dyn Storage, _clock: &ManualClock) {
 }
 
 fn concurrent_cas_increments_are_exact(s: &dyn Storage, _clock: &ManualClock) {
-    const THREADS: u64 = 2;
-    const PER_THREAD: u64 = 100;
+    race_increments(&[s], "ns", 2, 100);
+}
+
+fn condition(namespace: &str, key: &str, expected: Option<&[u8]>) -> Condition {
+    Condition {
+        namespace: namespace.into(),
+        key: key.into(),
+        expected: expected.map(<[u8]>::to_vec),
+    }
+}
+
+fn put(namespace: &str, key: &str, value: &[u8], ttl: Option<Duration>) -> Write {
+    Write {
+        namespace: namespace.into(),
+        key: key.into(),
+        value: Some(value.to_vec()),
+        ttl,
+    }
+}
+
+fn remove(namespace: &str, key: &str) -> Write {
+    Write {
+        namespace: namespace.into(),
+        key: key.into(),
+        value: None,
+        ttl: None,
+    }
+}
+
+fn transaction(conditions: Vec<Condition>, writes: Vec<Write>) -> Transaction {
+    Transaction { conditions, writes }
+}
+
+fn commit_applies_every_write_when_all_conditions_hold(s: &dyn Storage, _clock: &ManualClock) {
+    s.set("ns", "a", b"1", None).unwrap();
+    s.set("other", "b", b"2", None).unwrap();
+    let t = transaction(
+        vec![
+            condition("ns", "a", Some(b"1")),
+            condition("other", "b", Some(b"2")),
+            condition("ns", "missing", None),
+        ],
+        vec![
+            put("ns", "a", b"10", None),
+            put("other", "c", b"3", None),
+            put("third", "d", b"4", Some(Duration::from_secs(60))),
+        ],
+    );
+    assert!(s.commit(&t).unwrap());
+    assert_eq!(s.get("ns", "a").unwrap(), some(b"10"));
+    assert_eq!(s.get("other", "b").unwrap(), some(b"2"));
+    assert_eq!(s.get("other", "c").unwrap(), some(b"3"));
+    assert_eq!(s.get("third", "d").unwrap(), some(b"4"));
+    assert_eq!(s.keys("ns").unwrap(), ["a"]);
+    // The same transaction again: its first condition no longer holds.
+    assert!(!s.commit(&t).unwrap());
+}
+
+fn commit_changes_nothing_when_a_condition_fails(s: &dyn Storage, _clock: &ManualClock) {
+    s.set("ns", "a", b"1", None).unwrap();
+    s.set("ns", "b", b"2", None).unwrap();
+    let writes = vec![
+        put("ns", "a", b"changed", None),
+        remove("ns", "b"),
+        put("ns", "new", b"v", None),
+        put("elsewhere", "x", b"v", None),
+    ];
+    // Each failing condition comes last, after ones that hold: still nothing is written.
+    let failing: [(&str, Option<&[u8]>); 5] = [
+        ("b", Some(b"wrong")),
+        ("b", None),
+        ("b", Some(b"")),
+        ("missing", Some(b"x")),
+        ("missing", Some(b"")),
+    ];
+    for (key, expected) in failing {
+        let t = transaction(
+            vec![
+                condition("ns", "a", Some(b"1")),
+                condition("elsewhere", "x", None),
+                condition("ns", key, expected),
+            ],
+            writes.clone(),
+        );
+        assert!(!s.commit(&t).unwrap(), "{t:?}");
+        assert_eq!(s.get("ns", "a").unwrap(), some(b"1"));
+        assert_eq!(s.get("ns", "b").unwrap(), some(b"2"));
+        assert_eq!(s.keys("ns").unwrap(), ["a", "b"]);
+        assert!(s.keys("elsewhere").unwrap().is_empty());
+    }
+    // A failing condition first, holding ones after: the same.
+    let t = transaction(
+        vec![condition("ns", "a", None), condition("ns", "b", Some(b"2"))],
+        writes,
+    );
+    assert!(!s.commit(&t).unwrap());
+    assert_eq!(s.keys("ns").unwrap(), ["a", "b"]);
+}
+
+fn commit_conditions_on_absent_keys(s: &dyn Storage, _clock: &ManualClock) {
+    // "Absent" holds once: the first claim wins, the identical second one fails.
+    let claim = |who: &[u8]| {
+        transaction(
+            vec![condition("ns", "claim", None)],
+            vec![
+                put("ns", "claim", who, None),
+                put("log", "claimed", who, None),
+            ],
+        )
+    };
+    assert!(s.commit(&claim(b"first")).unwrap());
+    assert!(!s.commit(&claim(b"second")).unwrap());
+    assert_eq!(s.get("ns", "claim").unwrap(), some(b"first"));
+    assert_eq!(s.get("log", "claimed").unwrap(), some(b"first"));
+
+    // Expecting a value where there is none fails.
+    let t = transaction(
+        vec![condition("ns", "never-written", Some(b"v"))],
+        vec![put("ns", "x", b"v", None)],
+    );
+    assert!(!s.commit(&t).unwrap());
+    // An empty value is present, not absent.
+    s.set("ns", "empty", b"", None).unwrap();
+    let t = transaction(
+        vec![condition("ns", "empty", None)],
+        vec![put("ns", "x", b"v", None)],
+    );
+    assert!(!s.commit(&t).unwrap());
+    assert_eq!(s.get("ns", "x").unwrap(), None);
+    let t = transaction(
+        vec![condition("ns", "empty", Some(b""))],
+        vec![put("ns", "x", b"v", None)],
+    );
+    assert!(s.commit(&t).unwrap());
+    assert_eq!(s.get("ns", "x").unwrap(), some(b"v"));
+    // A deleted key is absent again.
+    assert!(s.delete("ns", "claim").unwrap());
+    assert!(s.commit(&claim(b"third")).unwrap());
+    assert_eq!(s.get("log", "claimed").unwrap(), some(b"third"));
+    // Conditions in a namespace nobody wrote to hold when they expect absence.
+    let t = transaction(
+        vec![condition("untouched", "k", None)],
+        vec![put("ns", "y", b"v", None)],
+    );
+    assert!(s.commit(&t).unwrap());
+}
+
+fn commit_treats_expired_values_as_absent(s: &dyn Storage, clock: &ManualClock) {
+    let ten = Some(Duration::from_secs(10));
+    s.set("ns", "lease", b"holder-1", ten).unwrap();
+    let take = |holder: &[u8]| {
+        transaction(
+            vec![condition("ns", "lease", None)],
+            vec![put("ns", "lease", holder, ten)],
+        )
+    };
+    let renew = |holder: &[u8]| {
+        transaction(
+            vec![condition("ns", "lease", Some(holder))],
+            vec![put("ns", "renewed", holder, None)],
+        )
+    };
+    assert!(!s.commit(&take(b"holder-2")).unwrap());
+    clock.advance(Duration::from_millis(9_999));
+    assert!(s.commit(&renew(b"holder-1")).unwrap());
+    clock.advance(Duration::from_millis(1));
+    // Expired at exactly the deadline: the old value no longer matches, absence does.
+    assert!(!s.commit(&renew(b"holder-1")).unwrap());
+    assert!(s.commit(&take(b"holder-2")).unwrap());
+    assert_eq!(s.get("ns", "lease").unwrap(), some(b"holder-2"));
+
+    // A write's TTL runs from the commit's clock.
+    clock.advance(Duration::from_millis(9_999));
+    assert_eq!(s.get("ns", "lease").unwrap(), some(b"holder-2"));
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(s.get("ns", "lease").unwrap(), None);
+
+    // A zero-TTL write acts as a delete and leaves nothing to purge: the only expired
+    // entry left is the lease.
+    s.set("ns", "gone", b"v", None).unwrap();
+    let t = transaction(
+        vec![],
+        vec![
+            put("ns", "gone", b"w", Some(Duration::ZERO)),
+            put("ns", "never", b"w", Some(Duration::ZERO)),
+        ],
+    );
+    assert!(s.commit(&t).unwrap());
+    assert_eq!(s.get("ns", "gone").unwrap(), None);
+    assert_eq!(s.keys("ns").unwrap(), ["renewed"]);
+    assert_eq!(s.purge_expired().unwrap(), 1);
+}
+
+fn commit_deletes_and_orders_its_writes(s: &dyn Storage, _clock: &ManualClock) {
+    s.set("ns", "a", b"1", None).unwrap();
+    s.set("ns", "b", b"2", None).unwrap();
+    let t = transaction(
+        vec![condition("ns", "a", Some(b"1"))],
+        vec![
+            remove("ns", "a"),
+            remove("ns", "missing"),
+            put("ns", "c", b"3", None),
+            remove("ns", "b"),
+        ],
+    );
+    assert!(s.commit(&t).unwrap());
+    assert_eq!(s.keys("ns").unwrap(), ["c"]);
+
+    // Writes apply in order: the last one to a key wins.
+    let t = transaction(vec![], vec![put("ns", "x", b"v", None), remove("ns", "x")]);
+    assert!(s.commit(&t).unwrap());
+    assert_eq!(s.get("ns", "x").unwrap(), None);
+    let t = transaction(
+        vec![],
+        vec![
+            remove("ns", "c"),
+            put("ns", "c", b"again", None),
+            put("ns", "d", b"first", None),
+            put("ns", "d", b"second", None),
+        ],
+    );
+    assert!(s.commit(&t).unwrap());
+    assert_eq!(s.get("ns", "c").unwrap(), some(b"again"));
+    assert_eq!(s.get("ns", "d").unwrap(), some(b"second"));
+    // A write may change the key its condition read.
+    let t = transaction(
+        vec![condition("ns", "d", Some(b"second"))],
+        vec![remove("ns", "d")],
+    );
+    assert!(s.commit(&t).unwrap());
+    assert_eq!(s.keys("ns").unwrap(), ["c"]);
+}
+
+fn commit_empty_and_one_sided_transactions(s: &dyn Storage, _clock: &ManualClock) {
+    let empty = Transaction::default();
+    assert!(empty.is_empty());
+    assert!(s.commit(&empty).unwrap());
+    assert!(s.keys("ns").unwrap().is_empty());
+
+    // Conditions only: the answer says whether they hold; nothing is written.
+    s.set("ns", "a", b"1", None).unwrap();
+    let holds = transaction(vec![condition("ns", "a", Some(b"1"))], vec![]);
+    assert!(!holds.is_empty());
+    assert!(s.commit(&holds).unwrap());
+    assert!(
+        !s.commit(&transaction(vec![condition("ns", "a", None)], vec![]))
+            .unwrap()
+    );
+    assert_eq!(s.keys("ns").unwrap(), ["a"]);
+
+    // Writes only: applied unconditionally.
+    let t = transaction(vec![], vec![put("ns", "b", b"2", None), remove("ns", "a")]);
+    assert!(s.commit(&t).unwrap());
+    assert_eq!(s.keys("ns").unwrap(), ["b"]);
+}
+
+/// Threads race to claim ids with `commit` (condition: unclaimed; writes: the claim and
+/// an entry in the winner's own log). Every id is claimed exactly once, and every
+/// claim's log entry exists exactly for its winner.
+fn race_claims(stores: &[&dyn Storage], namespace: &str, threads_per_store: usize, ids: usize) {
+    let claims = format!("{namespace}-claims");
+    let wins: Vec<Vec<usize>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = stores
+            .iter()
+            .flat_map(|s| std::iter::repeat_n(*s, threads_per_store))
+            .enumerate()
+            .map(|(thread, s)| {
+                let claims = &claims;
+                scope.spawn(move || {
+                    let me = format!("thread-{thread}");
+                    let log = format!("{namespace}-log-{thread}");
+                    let mut won = Vec::new();
+                    // Each thread starts at a different id so that they collide all over.
+                    for i in (0..ids).map(|i| (i + thread * 7) % ids) {
+                        let id = format!("id-{i:04}");
+                        let t = transaction(
+                            vec![condition(claims, &id, None)],
+                            vec![
+                                put(claims, &id, me.as_bytes(), None),
+                                put(&log, &id, b"", None),
+                            ],
+                        );
+                        if s.commit(&t).unwrap() {
+                            won.push(i);
+                        }
+                    }
+                    won
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<usize> = wins.iter().flatten().copied().collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..ids).collect::<Vec<_>>(),
+        "each id won exactly once"
+    );
+    for (thread, won) in wins.iter().enumerate() {
+        let log = format!("{namespace}-log-{thread}");
+        let mut expected: Vec<String> = won.iter().map(|i| format!("id-{i:04}")).collect();
+        expected.sort();
+        assert_eq!(stores[0].keys(&log).unwrap(), expected, "{log}");
+        for i in won {
+            assert_eq!(
+                stores[0].get(&claims, &format!("id-{i:04}")).unwrap(),
+                Some(format!("thread-{thread}").into_bytes())
+            );
+        }
+    }
+}
+
+fn concurrent_commits_claim_each_id_once(s: &dyn Storage, _clock: &ManualClock) {
+    race_claims(&[s], "ns", 4, 40);
+}
+
+/// Threads on each store increment one counter with compare-and-swap: no increment
+/// is lost or counted twice.
+fn race_increments(
+    stores: &[&dyn Storage],
+    namespace: &str,
+    threads_per_store: usize,
+    per_thread: u64,
+) {
     let read = |s: &dyn Storage| -> Option<u64> {
-        s.get("ns", "counter")
+        s.get(namespace, "counter")
             .unwrap()
             .map(|bytes| u64::from_le_bytes(bytes.try_into().unwrap()))
     };
     std::thread::scope(|scope| {
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                for _ in 0..PER_THREAD {
-                    loop {
-                        let current = read(s);
-                        let expected = current.map(u64::to_le_bytes);
-                        let next = current.unwrap_or(0) + 1;
-                        let swapped = s
-                            .compare_and_swap(
-                                "ns",
-                                "counter",
-                                expected.as_ref().map(|b| b.as_slice()),
-                                Some(&next.to_le_bytes()),
-                                None,
-                            )
-                            .unwrap();
-                        if swapped {
-                            break;
+        for s in stores {
+            for _ in 0..threads_per_store {
+                scope.spawn(|| {
+                    for _ in 0..per_thread {
+                        loop {
+                            let current = read(*s);
+                            let expected = current.map(u64::to_le_bytes);
+                            let next = current.unwrap_or(0) + 1;
+                            let swapped = s
+                                .compare_and_swap(
+                                    namespace,
+                                    "counter",
+                                    expected.as_ref().map(|b| b.as_slice()),
+                                    Some(&next.to_le_bytes()),
+                                    None,
+                                )
+                                .unwrap();
+                            if swapped {
+                                break;
+                            }
                         }
                     }
-                }
-            });
+                });
+            }
         }
     });
-    assert_eq!(read(s), Some(THREADS * PER_THREAD));
+    let threads = u64::try_from(stores.len() * threads_per_store).unwrap();
+    assert_eq!(read(stores[0]), Some(threads * per_thread));
 }
 
 fn namespaced_view_enforces_limits_and_isolation(backend: &Arc<dyn Storage>, clock: &ManualClock) {
@@ -598,4 +966,308 @@ fn redb_killed_process_keeps_committed_writes() {
         );
     }
     storage.set("ns", "after", b"ok", None).unwrap();
+}
+
+// PostgreSQL: several stores (as several host processes would have) on one database,
+// connection failures, and the pool.
+
+/// `url` with `password` inserted, or `None` when it already has one (it then stays,
+/// since the server may need it).
+fn with_password(url: &str, password: &str) -> String {
+    if url.contains("://") {
+        let mut parsed = url::Url::parse(url).unwrap();
+        if parsed.password().is_none() {
+            parsed.set_password(Some(password)).unwrap();
+        }
+        parsed.to_string()
+    } else if url.contains("password=") {
+        url.to_owned()
+    } else {
+        format!("{url} password={password}")
+    }
+}
+
+/// The password of a connection string, as written.
+fn password_of(url: &str) -> String {
+    url.parse::<postgres::Config>()
+        .unwrap()
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap()
+}
+
+/// `url` with one more query parameter (URL form) or key-value pair.
+fn with_parameter(url: &str, key: &str, value: &str) -> String {
+    if url.contains("://") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}{key}={value}")
+    } else {
+        format!("{url} {key}={value}")
+    }
+}
+
+/// Two stores, standing for two host processes, on the default schema of the shared
+/// database (this test writes no TTLs and purges nothing, so it needs no schema of its
+/// own): 8 threads each race compare-and-swap increments on one counter, then
+/// `commit` claims of 60 ids. Every increment counts exactly once; every id is claimed
+/// exactly once, with the winner's log entry written in the same transaction.
+#[test]
+fn postgres_two_stores_race_increments_and_claims() {
+    let Some(url) = test_postgres_url() else {
+        return;
+    };
+    let first = PostgresStorage::connect(&url).unwrap();
+    let second = PostgresStorage::connect(&url).unwrap();
+    let namespace = postgres_testing::unique_name("race");
+    let stores: [&dyn Storage; 2] = [&first, &second];
+
+    let started = std::time::Instant::now();
+    race_increments(&stores, &namespace, 8, 15);
+    let increments = started.elapsed();
+    let started = std::time::Instant::now();
+    race_claims(&stores, &namespace, 8, 60);
+    eprintln!(
+        "postgres race: 240 increments in {increments:?}, 16 threads x 60 claims in {:?}",
+        started.elapsed()
+    );
+
+    // Clean up the shared schema: this test's namespaces only.
+    let mut namespaces = vec![namespace.clone(), format!("{namespace}-claims")];
+    namespaces.extend((0..16).map(|thread| format!("{namespace}-log-{thread}")));
+    for ns in namespaces {
+        for key in first.keys(&ns).unwrap() {
+            first.delete(&ns, &key).unwrap();
+        }
+        assert!(second.keys(&ns).unwrap().is_empty());
+    }
+}
+
+/// Stores in other processes see each other's writes, including TTLs written against
+/// the writer's clock.
+#[test]
+fn postgres_two_stores_share_state() {
+    let Some(url) = test_postgres_url() else {
+        return;
+    };
+    // A schema of its own: the entries' deadlines are on the manual clock, in 2023, and
+    // a `purge_expired` on the wall clock by another test would take them.
+    let schema = postgres_testing::TestSchema::create(&url).unwrap();
+    let clock = ManualClock::new();
+    let writer = PostgresStorage::connect(schema.url())
+        .unwrap()
+        .with_clock(clock.clock());
+    let reader = PostgresStorage::connect(schema.url())
+        .unwrap()
+        .with_clock(clock.clock());
+    let ns = postgres_testing::unique_name("shared");
+    writer.set(&ns, "k", b"v", None).unwrap();
+    writer
+        .set(&ns, "t", b"v", Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(reader.get(&ns, "k").unwrap(), some(b"v"));
+    assert_eq!(reader.keys(&ns).unwrap(), ["k", "t"]);
+    assert!(
+        reader
+            .compare_and_swap(&ns, "k", Some(b"v"), Some(b"w"), None)
+            .unwrap()
+    );
+    assert_eq!(writer.get(&ns, "k").unwrap(), some(b"w"));
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(reader.get(&ns, "t").unwrap(), None);
+    assert!(reader.delete(&ns, "k").unwrap());
+    assert!(!writer.delete(&ns, "t").unwrap());
+    assert!(writer.keys(&ns).unwrap().is_empty());
+}
+
+#[test]
+fn postgres_refused_connection_is_unavailable_without_the_password() {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    // Needs no server.
+    let started = std::time::Instant::now();
+    let error =
+        PostgresStorage::connect("postgres://alice:hunter2-secret@127.0.0.1:1/db").unwrap_err();
+    let StorageError::Unavailable(message) = &error else {
+        panic!("expected Unavailable, got {error:?}");
+    };
+    assert!(
+        message.contains(
+            "cannot connect to PostgreSQL storage at postgres://alice:***@127.0.0.1:1/db"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("refused"), "{message}");
+    assert!(!format!("{error:?}").contains("hunter2"), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // The password in key-value form and as a URL parameter stays hidden too.
+    for url in [
+        "host=127.0.0.1 port=1 user=alice password=hunter2-secret dbname=db",
+        "postgres://alice@127.0.0.1:1/db?password=hunter2-secret",
+    ] {
+        let error = PostgresStorage::connect(url).unwrap_err();
+        let text = format!("{error} {error:?}");
+        assert!(text.contains("alice:***@127.0.0.1:1/db"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
+
+#[test]
+fn postgres_invalid_url_is_unavailable_without_the_password() {
+    for url in [
+        "postgres://alice:hunter2-secret@127.0.0.1:not-a-port/db",
+        "postgres://alice:hunter2-secret@127.0.0.1/db?sslmode=bogus",
+        "postgres://alice:hunter2-secret@127.0.0.1/db?no_such_option=1",
+        "host=127.0.0.1 password=hunter2-secret port=",
+    ] {
+        let error = PostgresStorage::connect(url).unwrap_err();
+        let text = format!("{error} {error:?}");
+        assert!(
+            matches!(&error, StorageError::Unavailable(m) if m.starts_with("invalid PostgreSQL storage URL: invalid connection string")),
+            "{url}: {error:?}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
+
+#[test]
+fn postgres_debug_and_errors_hide_the_password() {
+    let Some(url) = test_postgres_url() else {
+        return;
+    };
+    // The test server trusts local connections, so a made-up password is never asked
+    // for; a URL that has a real one keeps it.
+    let url = with_password(&url, "hunter2-secret");
+    let password = password_of(&url);
+    let storage = PostgresStorage::connect(&url).unwrap();
+    let debug = format!("{storage:?}");
+    assert!(debug.contains("PostgresStorage"), "{debug}");
+    assert!(debug.contains(":***@"), "{debug}");
+    assert!(!debug.contains(&password), "{debug}");
+    assert!(!storage.target().contains(&password));
+
+    // A database that does not exist: a readable message, no password.
+    let missing = postgres_testing::unique_name("no_such_db");
+    let mut config = url::Url::parse(&url).unwrap();
+    config.set_path(&missing);
+    let error = PostgresStorage::connect(config.as_str()).unwrap_err();
+    let text = format!("{error} {error:?}");
+    assert!(
+        matches!(&error, StorageError::Unavailable(m) if m.contains(&format!("database \"{missing}\" does not exist"))),
+        "{error:?}"
+    );
+    assert!(!text.contains(&password), "{text}");
+}
+
+/// The server ends every session of the store (as a restart or a network cut would):
+/// each kind of operation still succeeds, on a fresh connection.
+#[test]
+fn postgres_recovers_when_the_server_drops_its_sessions() {
+    let Some(url) = test_postgres_url() else {
+        return;
+    };
+    let name = postgres_testing::unique_name("terminated");
+    // A schema of its own, since this purges.
+    let schema = postgres_testing::TestSchema::create(&url).unwrap();
+    let storage =
+        PostgresStorage::connect(&with_parameter(schema.url(), "application_name", &name))
+            .unwrap()
+            .with_max_connections(2);
+    let ns = name.as_str();
+    let terminate = || {
+        postgres_testing::execute(
+            &url,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = '{name}'"
+            ),
+        )
+        .unwrap();
+        // pg_terminate_backend only signals; give the sessions a moment to go.
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let operations: [(&str, &dyn Fn()); 7] = [
+        ("set", &|| storage.set(ns, "k", b"v", None).unwrap()),
+        ("get", &|| {
+            assert_eq!(storage.get(ns, "k").unwrap(), some(b"v"))
+        }),
+        ("keys", &|| assert_eq!(storage.keys(ns).unwrap(), ["k"])),
+        ("compare-and-swap", &|| {
+            assert!(
+                storage
+                    .compare_and_swap(ns, "k", Some(b"v"), Some(b"w"), None)
+                    .unwrap()
+            );
+        }),
+        ("commit", &|| {
+            let t = transaction(
+                vec![condition(ns, "k", Some(b"w"))],
+                vec![put(ns, "k", b"v", None)],
+            );
+            assert!(storage.commit(&t).unwrap());
+        }),
+        ("purge", &|| {
+            storage.purge_expired().unwrap();
+        }),
+        ("delete", &|| assert!(storage.delete(ns, "k").unwrap())),
+    ];
+    for (operation, run) in operations {
+        terminate();
+        eprintln!("{operation} after the server ended the sessions");
+        run();
+    }
+    assert!(format!("{storage:?}").contains("open_connections: Some(1)"));
+}
+
+/// Processes starting together against an empty schema all succeed; the table is
+/// created once.
+#[test]
+fn postgres_concurrent_connects_create_the_table_once() {
+    let Some(url) = test_postgres_url() else {
+        return;
+    };
+    let schema = postgres_testing::TestSchema::create(&url).unwrap();
+    let barrier = std::sync::Barrier::new(6);
+    let stores: Vec<PostgresStorage> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    PostgresStorage::connect(schema.url()).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    stores[0].set("ns", "k", b"v", None).unwrap();
+    for store in &stores {
+        assert_eq!(store.get("ns", "k").unwrap(), some(b"v"));
+    }
+}
+
+/// One connection serves eight threads in turn; the pool never opens more.
+#[test]
+fn postgres_small_pool_serves_many_threads() {
+    let Some(url) = test_postgres_url() else {
+        return;
+    };
+    let name = postgres_testing::unique_name("pool");
+    let storage = PostgresStorage::connect(&with_parameter(&url, "application_name", &name))
+        .unwrap()
+        .with_max_connections(0);
+    assert!(format!("{storage:?}").contains("max_connections: 1"));
+    std::thread::scope(|scope| {
+        for thread in 0..8 {
+            let (storage, name) = (&storage, &name);
+            scope.spawn(move || {
+                for i in 0..10 {
+                    let key = format!("{thread}-{i}");
+                    storage.set(name, &key, b"v", None).unwrap();
+                    assert_eq!(storage.get(name, &key).unwrap(), some(b"v"));
+                    assert!(storage.delete(name, &key).unwrap());
+                }
+            });
+        }
+    });
+    assert!(format!("{storage:?}").contains("open_connections: Some(1)"));
+    assert!(storage.keys(&name).unwrap().is_empty());
 }
