@@ -7,7 +7,8 @@
 //!   a fresh sandboxed instance per call;
 //! - [`limits`]: memory, time, stack and host-call budgets of a call;
 //! - [`http`]: outbound HTTP behind an egress policy, with record and replay;
-//! - [`storage`]: the namespaced key-value store (in memory, or redb on disk);
+//! - [`standin`]: a loopback Azure DevOps stand-in for tests and demos (never production);
+//! - [`storage`]: the namespaced key-value store (in memory, redb on disk, or PostgreSQL);
 //! - [`bindings`]: the generated bindings of the contract in `wit/`;
 //! - [`config`], [`contract`], [`webhook`], [`scenario`]: the integration config file, the
 //!   CLI's JSON contract, the delivery pipeline (verify, then normalize), and recorded
@@ -23,6 +24,7 @@ pub mod engine;
 pub mod http;
 pub mod limits;
 pub mod scenario;
+pub mod standin;
 pub mod storage;
 pub mod webhook;
 
