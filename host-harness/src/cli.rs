@@ -101,6 +101,26 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         fixtures: Option<PathBuf>,
     },
+    /// Receive Azure DevOps service hooks over HTTP at
+    /// `/webhooks/azure-devops/{integration}`: a durable queue, workers that run plans and
+    /// applies through the executor and post comments and statuses, `/healthz` and
+    /// `/metrics`. Stops gracefully on SIGINT or SIGTERM.
+    Serve {
+        /// The serve config (TOML: [serve], [storage], [executor], [[integration]]).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Listen address, overriding the config's (`127.0.0.1:0` picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// The seed's story end to end on loopback: starts a local Azure DevOps stand-in and
+    /// `serve`, sends the story's deliveries over HTTP, and prints a timeline and the
+    /// pull request's thread as a person would see it.
+    Demo {
+        /// The scenario to play (a scenario directory as `replay` takes).
+        #[arg(long, value_name = "DIR")]
+        scenario: Option<PathBuf>,
+    },
     /// Connect to the provider: the OAuth app flow and credential checks.
     Auth {
         #[command(subcommand)]
@@ -325,6 +345,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = host_harness::conformance::run(&runtime, &wasm, fixtures.as_deref());
             print!("{}", report.table());
             Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Serve { config, listen } => {
+            host_harness::serve::run_from_config(&config, listen.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { scenario } => {
+            let scenario = scenario.unwrap_or_else(host_harness::demo::default_scenario);
+            let host = host_config(&load_config(None)?);
+            let outcome = host_harness::demo::run(&scenario, host, &mut std::io::stdout())?;
+            Ok(if outcome.passed() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -2,7 +2,7 @@
 //! snake_case, and run reports. The JSON is built by hand from the WIT records so the
 //! contract stays stable whatever the bindings generator does.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::bindings::exports::vcs::provider::comments::{
@@ -154,50 +154,71 @@ fn command_json(c: &CommandVerdict) -> Value {
 }
 
 /// A run report as `host-harness render` reads it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunReportJson {
-    kind: RunKindJson,
+    /// Plan or apply.
+    pub kind: RunKindJson,
+    /// Link to the run on the platform.
     #[serde(default)]
-    run_url: Option<String>,
+    pub run_url: Option<String>,
+    /// The platform's run id.
     #[serde(default)]
-    run_id: Option<String>,
+    pub run_id: Option<String>,
+    /// The commit the run used.
     #[serde(default)]
-    head_sha: Option<String>,
-    workspaces: Vec<WorkspaceReportJson>,
+    pub head_sha: Option<String>,
+    /// One entry per workspace.
+    pub workspaces: Vec<WorkspaceReportJson>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `plan` or `apply`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum RunKindJson {
+pub enum RunKindJson {
+    /// A dry run.
     Plan,
+    /// An apply.
     Apply,
 }
 
-#[derive(Debug, Deserialize)]
+/// How a workspace's run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum RunStatusJson {
+pub enum RunStatusJson {
+    /// Succeeded with changes.
     Success,
+    /// Succeeded, nothing to change.
     NoChanges,
+    /// Terraform failed.
     Failed,
+    /// The run could not run.
     Errored,
 }
 
-#[derive(Debug, Deserialize)]
+/// One workspace of a [`RunReportJson`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WorkspaceReportJson {
-    name: String,
-    status: RunStatusJson,
+pub struct WorkspaceReportJson {
+    /// Workspace name.
+    pub name: String,
+    /// How the run ended.
+    pub status: RunStatusJson,
+    /// Resources to add (added).
     #[serde(default)]
-    add: u32,
+    pub add: u32,
+    /// Resources to change (changed).
     #[serde(default)]
-    change: u32,
+    pub change: u32,
+    /// Resources to destroy (destroyed).
     #[serde(default)]
-    destroy: u32,
+    pub destroy: u32,
+    /// Resources to import (imported).
     #[serde(default)]
-    import: u32,
+    pub import: u32,
+    /// Terraform's output.
     #[serde(default)]
-    output: String,
+    pub output: String,
 }
 
 impl RunReportJson {

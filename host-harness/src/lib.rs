@@ -9,6 +9,7 @@
 //! - [`http`]: outbound HTTP behind an egress policy, with record and replay;
 //! - [`standin`]: a loopback Azure DevOps stand-in for tests and demos (never production);
 //! - [`storage`]: the namespaced key-value store (in memory, redb on disk, or PostgreSQL);
+//! - [`serve`]: the webhook server: durable queue, workers, executor, metrics;
 //! - [`bindings`]: the generated bindings of the contract in `wit/`;
 //! - [`config`], [`contract`], [`webhook`], [`scenario`]: the integration config file, the
 //!   CLI's JSON contract, the delivery pipeline (verify, then normalize), and recorded
@@ -20,10 +21,12 @@ pub mod bindings;
 pub mod config;
 pub mod conformance;
 pub mod contract;
+pub mod demo;
 pub mod engine;
 pub mod http;
 pub mod limits;
 pub mod scenario;
+pub mod serve;
 pub mod standin;
 pub mod storage;
 pub mod webhook;

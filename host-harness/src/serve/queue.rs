@@ -1,0 +1,602 @@
+//! The durable work queue, kept in the same [`Storage`] as the providers' state so one
+//! atomic commit can carry both (see `staged`).
+//!
+//! Entries live under a host namespace no integration can have (integration ids may not
+//! start with `@`). Keys sort by enqueue time, so listing a namespace is FIFO:
+//! `{unix ms, 13 digits}.{owner}.{sequence}.{serial hash}`.
+//!
+//! Claiming is a compare-and-swap on the entry plus a per-pull-request lock, both with
+//! a lease: a process that dies holding work loses it to whoever looks after the lease
+//! runs out, and two jobs of one pull request never run at once (their comments and
+//! statuses would race). Progress is checkpointed on the entry (`stage`, the run's
+//! report), so a job taken over resumes where it stopped instead of running again.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::job::Job;
+use crate::contract::RunReportJson;
+use crate::storage::{Clock, Condition, Storage, StorageError, Transaction, Write, system_clock};
+
+/// Namespace of queued entries.
+pub const QUEUE_NAMESPACE: &str = "@host/queue";
+/// Namespace of per-pull-request locks.
+pub const LOCK_NAMESPACE: &str = "@host/locks";
+/// Namespace of entries given up on, kept for people to inspect (30 days).
+pub const DEAD_NAMESPACE: &str = "@host/dead";
+const DEAD_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// How far a job got; a resumed job continues from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Nothing done yet.
+    Queued,
+    /// The executor returned its report (stored on the entry); not yet published.
+    Ran,
+    /// The report is on the pull request; final statuses remain.
+    Published,
+}
+
+/// Who holds an entry, until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The holding process (`Queue::owner`).
+    pub owner: String,
+    /// Unix ms after which anyone may take the entry.
+    pub until_ms: u64,
+}
+
+/// One queued job and its progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueItem {
+    /// The work.
+    pub job: Job,
+    /// When it was accepted (unix ms).
+    pub enqueued_at_ms: u64,
+    /// Attempts so far that ended in a retryable failure.
+    pub attempts: u32,
+    /// Not to be taken before this time (unix ms): backoff after a failure.
+    pub not_before_ms: u64,
+    /// The current holder, if any.
+    pub lease: Option<Lease>,
+    /// Progress.
+    pub stage: Stage,
+    /// The executor's report once it ran.
+    pub report: Option<RunReportJson>,
+    /// The last failure, for people.
+    pub last_error: Option<String>,
+}
+
+/// An entry this process holds: its key and the exact bytes stored, which every later
+/// write of ours must still find (otherwise someone took it over).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The entry's key.
+    pub key: String,
+    /// The entry as we hold it.
+    pub item: QueueItem,
+    stored: Vec<u8>,
+}
+
+/// The queue of one host process over the shared store.
+pub struct Queue {
+    storage: Arc<dyn Storage>,
+    owner: String,
+    lease: Duration,
+    clock: Clock,
+    sequence: AtomicU64,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("owner", &self.owner)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The 16-hex-digit hash of a job's serial key, carried in its queue key so the
+/// dispatcher can keep a pull request's jobs in order without reading every entry.
+pub fn serial_hash(serial_key: &str) -> String {
+    let digest = Sha256::digest(serial_key.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The serial hash part of a queue key.
+pub fn serial_of_key(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
+}
+
+impl Queue {
+    /// A queue over `storage` for this process; `lease` is how long a claim lasts
+    /// without a checkpoint.
+    pub fn new(storage: Arc<dyn Storage>, lease: Duration) -> Self {
+        Self::with_clock(storage, lease, system_clock())
+    }
+
+    /// The same with an injected clock (tests).
+    pub fn with_clock(storage: Arc<dyn Storage>, lease: Duration, clock: Clock) -> Self {
+        let seed = format!(
+            "{}-{}-{:?}",
+            std::process::id(),
+            clock(),
+            std::time::Instant::now()
+        );
+        let owner: String = Sha256::digest(seed.as_bytes())[..5]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Self {
+            storage,
+            owner: format!("p{}-{owner}", std::process::id()),
+            lease,
+            clock,
+            sequence: AtomicU64::new(0),
+        }
+    }
+
+    /// This process's owner id, as written in leases.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    fn lease_ms(&self) -> u64 {
+        u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The writes (and their conditions) that enqueue `jobs`, to be added to a
+    /// transaction; returns the new keys.
+    pub fn enqueue_into(
+        &self,
+        transaction: &mut Transaction,
+        jobs: &[Job],
+    ) -> Result<Vec<String>, StorageError> {
+        let now = self.now();
+        let mut keys = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+            let key = format!(
+                "{now:013}.{}.{sequence:08}.{}",
+                self.owner,
+                serial_hash(&job.serial_key())
+            );
+            let item = QueueItem {
+                job: job.clone(),
+                enqueued_at_ms: now,
+                attempts: 0,
+                not_before_ms: 0,
+                lease: None,
+                stage: Stage::Queued,
+                report: None,
+                last_error: None,
+            };
+            transaction.conditions.push(Condition {
+                namespace: QUEUE_NAMESPACE.into(),
+                key: key.clone(),
+                expected: None,
+            });
+            transaction.writes.push(Write {
+                namespace: QUEUE_NAMESPACE.into(),
+                key: key.clone(),
+                value: Some(encode(&item)?),
+                ttl: None,
+            });
+            keys.push(key);
+        }
+        Ok(keys)
+    }
+
+    /// Keys of every queued entry, oldest first.
+    pub fn pending(&self) -> Result<Vec<String>, StorageError> {
+        self.storage.keys(QUEUE_NAMESPACE)
+    }
+
+    /// Read one entry.
+    pub fn read(&self, key: &str) -> Result<Option<QueueItem>, StorageError> {
+        self.storage
+            .get(QUEUE_NAMESPACE, key)?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+    }
+
+    /// Take an entry if it is free: not leased by anyone (or the lease ran out), past
+    /// its backoff, and its pull request's lock free. `None` when it is not ours to take.
+    pub fn claim(&self, key: &str) -> Result<Option<Claimed>, StorageError> {
+        let Some(stored) = self.storage.get(QUEUE_NAMESPACE, key)? else {
+            return Ok(None);
+        };
+        let item = match decode(&stored) {
+            Ok(item) => item,
+            Err(error) => {
+                // An entry nobody can read would block its key forever: move it aside.
+                tracing::error!(key, %error, "unreadable queue entry; moving it to the dead letters");
+                let txn = Transaction {
+                    conditions: vec![Condition {
+                        namespace: QUEUE_NAMESPACE.into(),
+                        key: key.into(),
+                        expected: Some(stored.clone()),
+                    }],
+                    writes: vec![
+                        Write {
+                            namespace: QUEUE_NAMESPACE.into(),
+                            key: key.into(),
+                            value: None,
+                            ttl: None,
+                        },
+                        Write {
+                            namespace: DEAD_NAMESPACE.into(),
+                            key: key.into(),
+                            value: Some(stored),
+                            ttl: Some(DEAD_TTL),
+                        },
+                    ],
+                };
+                self.storage.commit(&txn)?;
+                return Ok(None);
+            }
+        };
+        let now = self.now();
+        if item.not_before_ms > now {
+            return Ok(None);
+        }
+        if item.lease.as_ref().is_some_and(|l| l.until_ms > now) {
+            return Ok(None);
+        }
+        let mut held = item.clone();
+        held.lease = Some(Lease {
+            owner: self.owner.clone(),
+            until_ms: now.saturating_add(self.lease_ms()),
+        });
+        let new_bytes = encode(&held)?;
+        let lock_key = held.job.serial_key();
+        let txn = Transaction {
+            conditions: vec![
+                Condition {
+                    namespace: QUEUE_NAMESPACE.into(),
+                    key: key.into(),
+                    expected: Some(stored),
+                },
+                // The lock expires with the lease, so a dead holder frees it.
+                Condition {
+                    namespace: LOCK_NAMESPACE.into(),
+                    key: lock_key.clone(),
+                    expected: None,
+                },
+            ],
+            writes: vec![
+                Write {
+                    namespace: QUEUE_NAMESPACE.into(),
+                    key: key.into(),
+                    value: Some(new_bytes.clone()),
+                    ttl: None,
+                },
+                Write {
+                    namespace: LOCK_NAMESPACE.into(),
+                    key: lock_key,
+                    value: Some(key.as_bytes().to_vec()),
+                    ttl: Some(self.lease),
+                },
+            ],
+        };
+        if !self.storage.commit(&txn)? {
+            return Ok(None);
+        }
+        Ok(Some(Claimed {
+            key: key.into(),
+            item: held,
+            stored: new_bytes,
+        }))
+    }
+
+    /// The conditions that prove we still hold `claimed`.
+    fn held(&self, claimed: &Claimed) -> Vec<Condition> {
+        vec![
+            Condition {
+                namespace: QUEUE_NAMESPACE.into(),
+                key: claimed.key.clone(),
+                expected: Some(claimed.stored.clone()),
+            },
+            Condition {
+                namespace: LOCK_NAMESPACE.into(),
+                key: claimed.item.job.serial_key(),
+                expected: Some(claimed.key.as_bytes().to_vec()),
+            },
+        ]
+    }
+
+    fn lock_write(&self, claimed: &Claimed, keep: bool) -> Write {
+        Write {
+            namespace: LOCK_NAMESPACE.into(),
+            key: claimed.item.job.serial_key(),
+            value: keep.then(|| claimed.key.as_bytes().to_vec()),
+            ttl: keep.then_some(self.lease),
+        }
+    }
+
+    /// Record progress and renew the lease. `false`: the entry is no longer ours (our
+    /// lease ran out and another process took it); stop working on it.
+    pub fn checkpoint(
+        &self,
+        claimed: &mut Claimed,
+        update: impl FnOnce(&mut QueueItem),
+    ) -> Result<bool, StorageError> {
+        let mut item = claimed.item.clone();
+        update(&mut item);
+        item.lease = Some(Lease {
+            owner: self.owner.clone(),
+            until_ms: self.now().saturating_add(self.lease_ms()),
+        });
+        let bytes = encode(&item)?;
+        let txn = Transaction {
+            conditions: self.held(claimed),
+            writes: vec![
+                Write {
+                    namespace: QUEUE_NAMESPACE.into(),
+                    key: claimed.key.clone(),
+                    value: Some(bytes.clone()),
+                    ttl: None,
+                },
+                self.lock_write(claimed, true),
+            ],
+        };
+        if !self.storage.commit(&txn)? {
+            return Ok(false);
+        }
+        claimed.item = item;
+        claimed.stored = bytes;
+        Ok(true)
+    }
+
+    /// The job is done: remove the entry and free its pull request.
+    pub fn complete(&self, claimed: &Claimed) -> Result<bool, StorageError> {
+        let txn = Transaction {
+            conditions: self.held(claimed),
+            writes: vec![
+                Write {
+                    namespace: QUEUE_NAMESPACE.into(),
+                    key: claimed.key.clone(),
+                    value: None,
+                    ttl: None,
+                },
+                self.lock_write(claimed, false),
+            ],
+        };
+        self.storage.commit(&txn)
+    }
+
+    /// Put the entry back for later (after `delay`), keeping its progress; `error`
+    /// counts as a failed attempt when given. Used for retries and at shutdown.
+    pub fn release(
+        &self,
+        claimed: &Claimed,
+        delay: Duration,
+        error: Option<String>,
+    ) -> Result<bool, StorageError> {
+        let mut item = claimed.item.clone();
+        item.lease = None;
+        item.not_before_ms = self
+            .now()
+            .saturating_add(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+        if let Some(error) = error {
+            item.attempts = item.attempts.saturating_add(1);
+            item.last_error = Some(error);
+        }
+        let txn = Transaction {
+            conditions: self.held(claimed),
+            writes: vec![
+                Write {
+                    namespace: QUEUE_NAMESPACE.into(),
+                    key: claimed.key.clone(),
+                    value: Some(encode(&item)?),
+                    ttl: None,
+                },
+                self.lock_write(claimed, false),
+            ],
+        };
+        self.storage.commit(&txn)
+    }
+
+    /// Give up on the entry: move it to the dead letters with the reason.
+    pub fn dead_letter(&self, claimed: &Claimed, reason: String) -> Result<bool, StorageError> {
+        let mut item = claimed.item.clone();
+        item.lease = None;
+        item.last_error = Some(reason);
+        let txn = Transaction {
+            conditions: self.held(claimed),
+            writes: vec![
+                Write {
+                    namespace: QUEUE_NAMESPACE.into(),
+                    key: claimed.key.clone(),
+                    value: None,
+                    ttl: None,
+                },
+                Write {
+                    namespace: DEAD_NAMESPACE.into(),
+                    key: claimed.key.clone(),
+                    value: Some(encode(&item)?),
+                    ttl: Some(DEAD_TTL),
+                },
+                self.lock_write(claimed, false),
+            ],
+        };
+        self.storage.commit(&txn)
+    }
+
+    /// Entries given up on, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<(String, QueueItem)>, StorageError> {
+        let mut out = vec![];
+        for key in self.storage.keys(DEAD_NAMESPACE)? {
+            if let Some(bytes) = self.storage.get(DEAD_NAMESPACE, &key)?
+                && let Ok(item) = decode(&bytes)
+            {
+                out.push((key, item));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn encode(item: &QueueItem) -> Result<Vec<u8>, StorageError> {
+    serde_json::to_vec(item)
+        .map_err(|e| StorageError::Unavailable(format!("cannot encode a queue entry: {e}")))
+}
+
+fn decode(bytes: &[u8]) -> Result<QueueItem, StorageError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| StorageError::Unavailable(format!("unreadable queue entry: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::serve::job::{JobAction, RepositoryRecord, RunKind};
+    use crate::storage::MemoryStorage;
+
+    fn job(pr: u64) -> Job {
+        Job {
+            integration: "contoso".into(),
+            delivery_id: Some(format!("d{pr}")),
+            action: JobAction::Run {
+                kind: RunKind::Plan,
+                workspaces: vec!["prod".into()],
+            },
+            repository: RepositoryRecord {
+                id: "r1".into(),
+                name: "repo".into(),
+                project: Some("p".into()),
+                project_id: None,
+                organization: "contoso".into(),
+                web_url: None,
+                clone_url: None,
+                api_url: "https://dev.azure.com/contoso/".into(),
+                default_branch: None,
+            },
+            pull_request: pr,
+            head_sha: Some("abc".into()),
+            source_branch: None,
+            trigger: "test".into(),
+        }
+    }
+
+    fn clock() -> (Arc<AtomicU64>, Clock) {
+        let now = Arc::new(AtomicU64::new(1_000_000));
+        let read = now.clone();
+        (now, Arc::new(move || read.load(Ordering::SeqCst)))
+    }
+
+    fn enqueue(queue: &Queue, storage: &Arc<dyn Storage>, jobs: &[Job]) -> Vec<String> {
+        let mut txn = Transaction::default();
+        let keys = queue.enqueue_into(&mut txn, jobs).unwrap();
+        assert!(storage.commit(&txn).unwrap());
+        keys
+    }
+
+    #[test]
+    fn claim_checkpoint_complete() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let (_now, clock) = clock();
+        let queue = Queue::with_clock(storage.clone(), Duration::from_secs(60), clock);
+        let keys = enqueue(&queue, &storage, &[job(1), job(2)]);
+        assert_eq!(queue.pending().unwrap(), keys);
+        assert_eq!(serial_of_key(&keys[0]), serial_hash("contoso/r1/1"));
+
+        let mut claimed = queue.claim(&keys[0]).unwrap().expect("free");
+        assert!(queue.claim(&keys[0]).unwrap().is_none(), "already leased");
+        assert!(
+            queue
+                .checkpoint(&mut claimed, |item| item.stage = Stage::Ran)
+                .unwrap()
+        );
+        assert_eq!(queue.read(&keys[0]).unwrap().unwrap().stage, Stage::Ran);
+        assert!(queue.complete(&claimed).unwrap());
+        assert_eq!(queue.pending().unwrap(), vec![keys[1].clone()]);
+    }
+
+    #[test]
+    fn one_job_per_pull_request_at_a_time() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let (_now, clock) = clock();
+        let queue = Queue::with_clock(storage.clone(), Duration::from_secs(60), clock);
+        let keys = enqueue(&queue, &storage, &[job(7), job(7)]);
+        let first = queue.claim(&keys[0]).unwrap().expect("free");
+        assert!(
+            queue.claim(&keys[1]).unwrap().is_none(),
+            "same pull request is locked"
+        );
+        assert!(queue.complete(&first).unwrap());
+        assert!(queue.claim(&keys[1]).unwrap().is_some());
+    }
+
+    #[test]
+    fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_off() {
+        let (now, clock) = clock();
+        let storage_with_clock: Arc<dyn Storage> =
+            Arc::new(MemoryStorage::new().with_clock(clock.clone()));
+        let a = Queue::with_clock(
+            storage_with_clock.clone(),
+            Duration::from_secs(60),
+            clock.clone(),
+        );
+        let b = Queue::with_clock(storage_with_clock.clone(), Duration::from_secs(60), clock);
+        let keys = enqueue(&a, &storage_with_clock, &[job(3)]);
+        let mut held_by_a = a.claim(&keys[0]).unwrap().expect("free");
+        assert!(b.claim(&keys[0]).unwrap().is_none());
+        now.fetch_add(61_000, Ordering::SeqCst);
+        let held_by_b = b.claim(&keys[0]).unwrap().expect("lease ran out");
+        assert!(
+            !a.checkpoint(&mut held_by_a, |i| i.stage = Stage::Ran)
+                .unwrap(),
+            "the old holder must not write any more"
+        );
+        assert!(!a.complete(&held_by_a).unwrap());
+        assert!(b.complete(&held_by_b).unwrap());
+        assert!(a.pending().unwrap().is_empty());
+    }
+
+    #[test]
+    fn release_backs_off_and_dead_letters_keep_the_reason() {
+        let (now, clock) = clock();
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new().with_clock(clock.clone()));
+        let queue = Queue::with_clock(storage.clone(), Duration::from_secs(60), clock);
+        let keys = enqueue(&queue, &storage, &[job(4)]);
+        let claimed = queue.claim(&keys[0]).unwrap().unwrap();
+        assert!(
+            queue
+                .release(&claimed, Duration::from_secs(5), Some("429".into()))
+                .unwrap()
+        );
+        assert!(queue.claim(&keys[0]).unwrap().is_none(), "backing off");
+        now.fetch_add(5_000, Ordering::SeqCst);
+        let claimed = queue.claim(&keys[0]).unwrap().expect("backoff over");
+        assert_eq!(claimed.item.attempts, 1);
+        assert!(queue.dead_letter(&claimed, "gave up".into()).unwrap());
+        assert!(queue.pending().unwrap().is_empty());
+        let dead = queue.dead_letters().unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].1.last_error.as_deref(), Some("gave up"));
+    }
+
+    #[test]
+    fn an_unreadable_entry_is_moved_aside() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        storage
+            .set(QUEUE_NAMESPACE, "0.x.0.y", b"not json", None)
+            .unwrap();
+        let queue = Queue::new(storage.clone(), Duration::from_secs(60));
+        assert!(queue.claim("0.x.0.y").unwrap().is_none());
+        assert!(queue.pending().unwrap().is_empty());
+        assert_eq!(storage.keys(DEAD_NAMESPACE).unwrap(), vec!["0.x.0.y"]);
+    }
+}
