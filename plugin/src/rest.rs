@@ -287,6 +287,16 @@ pub fn classify(response: Response, url: &Url) -> Result<Response> {
                  administrator to adjust the policy: {d}"
             )));
         }
+        // TF400813 naming no user (`The user ''`) means no identity came out of the
+        // credential at all: an expired or revoked token (seen on PATCH, where GET and
+        // POST get a 203 sign-in page instead), not an organization policy.
+        if d.contains("TF400813") && d.contains("user ''") {
+            return Err(ProviderError::Unauthorized(format!(
+                "Azure DevOps could not tell who this credential is at {where_} (TF400813 \
+                 without a user): the token is expired or revoked; re-authenticate or replace \
+                 the token: {d}"
+            )));
+        }
         if d.contains("TF400813") {
             return Err(ProviderError::Forbidden(format!(
                 "the organization does not let this identity use the API (TF400813): check \
@@ -579,6 +589,13 @@ mod tests {
                 r#"{"message":"TF400813: The user 'x' is not authorized to access this resource.","typeKey":"UnauthorizedRequestException"}"#,
                 "forbidden",
                 "Third-party application access via OAuth",
+            ),
+            (
+                401,
+                &json,
+                r#"{"message":"TF400813: The user '' is not authorized to access this resource.","typeKey":"UnauthorizedRequestException"}"#,
+                "unauthorized",
+                "expired or revoked",
             ),
             (401, &[], "", "unauthorized", "wrong, expired or revoked"),
             (
