@@ -1,6 +1,7 @@
-//! The delivery pipeline shared by `host-harness webhook`, `replay` and `serve`: verify
-//! the delivery's credentials, then let the provider normalize it, and express the
-//! result as one outcome line of the JSON contract.
+//! The delivery pipeline of `host-harness webhook` and `replay`: verify the delivery's
+//! credentials, then let the provider normalize it, and express the result as one
+//! outcome line of the JSON contract. `serve` makes the same two calls, with the
+//! provider's storage writes staged so they commit together with the queued work.
 
 use serde_json::Value;
 
