@@ -1,10 +1,12 @@
 //! Logic that every VCS provider in this workspace shares, written once.
 //!
 //! The crate knows nothing of WIT bindings or I/O, so each provider keeps its own
-//! generated types and converts at the edge: [`command_parser::PrefixError`] becomes the
-//! provider's `invalid-config` error. Candidates to move here next (now copied between
-//! `plugin/` and `github-plugin/`): the comment renderer and splitter, the JSON guards of
-//! webhook parsing, and the command authorization rules.
+//! generated types and converts at the edge: it lends its records to the kit's plain
+//! types, passes what differs between platforms (limits, units, wording) as parameters,
+//! and maps [`Error`] and [`command_parser::PrefixError`] to its `provider-error`.
+//!
+//! - [`command_parser`]: finding and parsing a comment's command line;
+//! - [`json`]: the size and depth guards of webhook bodies, and a path-aware reader.
 #![cfg_attr(
     not(test),
     deny(
@@ -16,3 +18,7 @@
 )]
 
 pub mod command_parser;
+mod error;
+pub mod json;
+
+pub use error::{Error, Result};
