@@ -6,7 +6,9 @@
 //! and maps [`Error`] and [`command_parser::PrefixError`] to its `provider-error`.
 //!
 //! - [`command_parser`]: finding and parsing a comment's command line;
-//! - [`json`]: the size and depth guards of webhook bodies, and a path-aware reader.
+//! - [`json`]: the size and depth guards of webhook bodies, and a path-aware reader;
+//! - [`render`] and [`split`]: a run report as Markdown comment bodies, each within the
+//!   platform's [`split::CommentLimit`].
 #![cfg_attr(
     not(test),
     deny(
@@ -20,5 +22,7 @@
 pub mod command_parser;
 mod error;
 pub mod json;
+pub mod render;
+pub mod split;
 
 pub use error::{Error, Result};
