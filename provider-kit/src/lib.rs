@@ -8,7 +8,8 @@
 //! - [`command_parser`]: finding and parsing a comment's command line;
 //! - [`json`]: the size and depth guards of webhook bodies, and a path-aware reader;
 //! - [`render`] and [`split`]: a run report as Markdown comment bodies, each within the
-//!   platform's [`split::CommentLimit`].
+//!   platform's [`split::CommentLimit`];
+//! - [`reply`]: the Markdown answered to commands (help, parse problems, denials).
 #![cfg_attr(
     not(test),
     deny(
@@ -23,6 +24,7 @@ pub mod command_parser;
 mod error;
 pub mod json;
 pub mod render;
+pub mod reply;
 pub mod split;
 
 pub use error::{Error, Result};

@@ -17,7 +17,7 @@ use crate::host::Host;
 use crate::rest;
 
 use super::parser::{self, Parsed, code};
-use super::reply::{self, APPLY_SWITCH, DRY_RUNS_SWITCH, PLAN_SWITCH, Switches};
+use provider_kit::reply::{self, APPLY_SWITCH, DRY_RUNS_SWITCH, PLAN_SWITCH, Switches};
 
 /// How long a comment is remembered as run: longer than GitHub redelivers a delivery.
 pub const CLAIM_TTL_SECONDS: u32 = 30 * 24 * 60 * 60;
@@ -37,7 +37,7 @@ pub fn authorize(
     let parsed = parser::parse_body(&request.comment.body, prefix)?;
     let verdicts = Verdicts {
         prefix,
-        switches: Switches::of(settings),
+        switches: Switches::new(settings.allow_plan, settings.allow_apply),
         name: parsed.name().to_string(),
         targets: parsed.targets().to_vec(),
     };

@@ -35,7 +35,6 @@
 
 mod authorize;
 mod parser;
-mod reply;
 
 #[cfg(test)]
 mod tests;
@@ -47,9 +46,10 @@ use crate::bindings::exports::vcs::provider::webhooks::CommandVerdict;
 use crate::bindings::vcs::provider::types::{CommandSettings, Connection, Workspace};
 use crate::error::Result;
 use crate::host::Host;
+use provider_kit::reply;
 
 pub use authorize::{CLAIM_TTL_SECONDS, DEFAULT_STATUS_GENRE, STATUS_GENRE_OPTION};
-pub use reply::{APPLY_SWITCH, DRY_RUNS_SWITCH, PLAN_SWITCH};
+pub use provider_kit::reply::{APPLY_SWITCH, DRY_RUNS_SWITCH, PLAN_SWITCH};
 
 /// Parse a comment body into a command (see the module docs for the rules).
 ///
