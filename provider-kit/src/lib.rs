@@ -9,7 +9,9 @@
 //! - [`json`]: the size and depth guards of webhook bodies, and a path-aware reader;
 //! - [`render`] and [`split`]: a run report as Markdown comment bodies, each within the
 //!   platform's [`split::CommentLimit`];
-//! - [`reply`]: the Markdown answered to commands (help, parse problems, denials).
+//! - [`reply`]: the Markdown answered to commands (help, parse problems, denials);
+//! - [`authorize`]: the rules deciding whether a comment's command may run, around the
+//!   provider's own steps (the claim in storage, the platform's apply rules).
 #![cfg_attr(
     not(test),
     deny(
@@ -20,6 +22,7 @@
     )
 )]
 
+pub mod authorize;
 pub mod command_parser;
 mod error;
 pub mod json;

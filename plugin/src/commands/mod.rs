@@ -32,6 +32,11 @@
 //! See [`authorize`]: the comment's author (never the pull request's creator), under
 //! the integration's switches, on workspaces with VCS-driven dry runs that track the
 //! pull request's target branch, once per comment.
+//!
+//! The grammar, the replies and these rules are written once for both providers
+//! ([`provider_kit::command_parser`], [`provider_kit::reply`],
+//! [`provider_kit::authorize`]); this module converts the WIT records at the edge and
+//! adds the platform's own apply checks.
 
 mod authorize;
 mod parser;
