@@ -128,8 +128,8 @@ pub trait ProviderSteps {
     /// The platform, as in "Azure DevOps wrote this comment".
     const PLATFORM: &'static str;
 
-    /// Remember that the comment ran `command`; `false` when it already had. Called once,
-    /// after every other check allowed the command.
+    /// Remember that the comment ran `command`; `false` when it already had. Called at
+    /// most once a decision, when every other check allowed the command (or its help).
     fn claim(&self, command: &str) -> Result<bool, Self::Error>;
 
     /// Why the platform's optional apply rules (approval, mergeability) refuse, if they

@@ -66,7 +66,7 @@ pub fn authorize(
     })
 }
 
-/// Azure DevOps's part of the decision: the claim in storage and the apply rules.
+/// Azure DevOps' part of the decision: the claim in storage and the apply rules.
 struct Steps<'a, H: Host + ?Sized> {
     host: &'a H,
     settings: &'a CommandSettings,

@@ -20,7 +20,7 @@ use crate::host::Host;
 /// Azure DevOps accepts comments of at most 150,000 characters, counted in UTF-16 code units.
 pub const MAX_COMMENT_UTF16: u32 = 150_000;
 
-/// Azure DevOps's limit as the shared renderer takes it.
+/// Azure DevOps' limit as the shared renderer takes it.
 const COMMENT_LIMIT: provider_kit::split::CommentLimit = provider_kit::split::CommentLimit {
     max_length: MAX_COMMENT_UTF16,
     unit: provider_kit::split::LengthUnit::Utf16CodeUnits,
