@@ -60,3 +60,12 @@ impl From<provider_kit::command_parser::PrefixError> for ProviderError {
         ProviderError::InvalidConfig(error.0)
     }
 }
+
+impl From<provider_kit::Error> for ProviderError {
+    fn from(error: provider_kit::Error) -> Self {
+        match error {
+            provider_kit::Error::InvalidPayload(m) => ProviderError::InvalidPayload(m),
+            provider_kit::Error::InvalidConfig(m) => ProviderError::InvalidConfig(m),
+        }
+    }
+}

@@ -4,7 +4,12 @@
 //! anything (deleted, system, the integration's own), then the parse, edits, the pull
 //! request's status, the switches, the workspaces, the optional rules, and last the
 //! once-only claim in storage, made only when everything else allowed the command.
+//!
+//! The rules are the shared ones ([`provider_kit::authorize`]); this file converts the
+//! WIT records to the kit's views and supplies GitHub's own steps: the claim in storage
+//! and the optional apply rules, read through the REST API.
 
+use provider_kit::authorize as kit;
 use serde::Deserialize;
 
 use crate::bindings::exports::vcs::provider::commands::CommandRequest;
@@ -12,18 +17,14 @@ use crate::bindings::exports::vcs::provider::webhooks::{
     CommandVerdict, CommentState, Decision, PullRequestStatus,
 };
 use crate::bindings::vcs::provider::types::{CommandSettings, Connection, User, Workspace};
-use crate::error::Result;
+use crate::error::{ProviderError, Result};
 use crate::host::Host;
 use crate::rest;
 
-use super::parser::{self, Parsed, code};
-use super::reply::{self, APPLY_SWITCH, DRY_RUNS_SWITCH, PLAN_SWITCH, Switches};
+use super::parser::code;
 
 /// How long a comment is remembered as run: longer than GitHub redelivers a delivery.
 pub const CLAIM_TTL_SECONDS: u32 = 30 * 24 * 60 * 60;
-
-/// Most workspace names a reply lists.
-const MAX_LISTED_WORKSPACES: usize = 20;
 
 /// See [`crate::commands::authorize`].
 pub fn authorize(
@@ -33,354 +34,113 @@ pub fn authorize(
     connection: Option<&Connection>,
     request: &CommandRequest,
 ) -> Result<CommandVerdict> {
-    let prefix = parser::checked_prefix(&settings.prefix)?;
-    let parsed = parser::parse_body(&request.comment.body, prefix)?;
-    let verdicts = Verdicts {
-        prefix,
-        switches: Switches::of(settings),
-        name: parsed.name().to_string(),
-        targets: parsed.targets().to_vec(),
+    let steps = Steps {
+        host,
+        settings,
+        connection,
+        request,
     };
-    let comment = &request.comment;
-
-    if comment.state == CommentState::Deleted {
-        return Ok(verdicts.silent("the comment was deleted; deleted comments run nothing"));
-    }
-    if comment.system {
-        return Ok(verdicts.silent(
-            "GitHub wrote this comment (a system comment), not a person; system comments run nothing",
-        ));
-    }
-    if is_own_comment(settings, &comment.author) {
-        return Ok(verdicts.silent(
-            "the integration wrote this comment itself; its own comments never run commands",
-        ));
-    }
-    if parsed == Parsed::None {
-        return Ok(verdicts.silent(&format!(
-            "no line of the comment starts with {}, so it holds no command",
-            code(prefix)
-        )));
-    }
-    if comment.state == CommentState::Edited && !settings.run_edited_comments {
-        return Ok(verdicts.denied(
-            "the comment was edited, and edited comments run nothing here; post the command as a new comment",
-        ));
-    }
-
-    let is_apply = match &parsed {
-        Parsed::None => return Ok(verdicts.silent("the comment holds no command")),
-        Parsed::Invalid(problem) => {
-            return Ok(CommandVerdict {
-                name: verdicts.name.clone(),
-                workspaces: Vec::new(),
-                decision: Decision::Denied,
-                reason: problem.message.clone(),
-                reply: Some(reply::problem(prefix, &problem.message, verdicts.switches)),
-            });
-        }
-        Parsed::Help => {
-            if !claim(host, request, "help")? {
-                return Ok(verdicts.already_ran());
-            }
-            return Ok(CommandVerdict {
-                name: "help".into(),
-                workspaces: Vec::new(),
-                decision: Decision::Allowed,
-                reason: "the comment asks for help".into(),
-                reply: Some(reply::help(prefix, verdicts.switches)),
-            });
-        }
-        Parsed::Plan(_) => false,
-        Parsed::Apply(_) => true,
-    };
-
-    match request.pull_request.status {
-        PullRequestStatus::Open => {}
-        PullRequestStatus::Merged => {
-            return Ok(verdicts.denied(
-                "the pull request is already merged; commands run only on open pull requests",
-            ));
-        }
-        PullRequestStatus::Closed => {
-            return Ok(verdicts
-                .denied("the pull request is closed; commands run only on open pull requests"));
-        }
-    }
-
-    if let Some(reason) = switch_problem(verdicts.switches, is_apply) {
-        return Ok(verdicts.denied(&reason));
-    }
-
-    let targeted = match resolve_workspaces(workspaces, &verdicts.targets, request) {
-        Ok(names) => names,
-        Err(reason) => return Ok(verdicts.denied(&reason)),
-    };
-
-    if !is_allowed_user(settings, &comment.author) {
-        return Ok(verdicts.denied(&format!(
-            "{} is not on the integration's list of users who may run commands",
-            code(&person(&comment.author))
-        )));
-    }
-
-    if is_apply && let Some(reason) = apply_problem(host, settings, connection, request)? {
-        return Ok(verdicts.denied(&reason));
-    }
-
-    if !claim(host, request, &verdicts.name)? {
-        return Ok(verdicts.already_ran());
-    }
-    let shown: Vec<String> = targeted.iter().map(|name| code(name)).collect();
+    let workspaces: Vec<kit::Workspace<'_>> = workspaces.iter().map(workspace_view).collect();
+    let verdict = kit::authorize(
+        &steps,
+        &settings_view(settings),
+        &workspaces,
+        &request_view(request),
+    )?;
     Ok(CommandVerdict {
-        name: verdicts.name.clone(),
-        reason: format!(
-            "{} may {} {}",
-            code(&person(&comment.author)),
-            verdicts.name,
-            shown.join(", ")
-        ),
-        workspaces: targeted,
-        decision: Decision::Allowed,
-        reply: None,
+        name: verdict.name,
+        workspaces: verdict.workspaces,
+        decision: match verdict.decision {
+            kit::Decision::Allowed => Decision::Allowed,
+            kit::Decision::Denied => Decision::Denied,
+        },
+        reason: verdict.reason,
+        reply: verdict.reply,
     })
 }
 
-/// What every verdict of one comment shares.
-struct Verdicts<'a> {
-    prefix: &'a str,
-    switches: Switches,
-    name: String,
-    targets: Vec<String>,
+/// GitHub's part of the decision: the claim in storage and the apply rules.
+struct Steps<'a, H: Host + ?Sized> {
+    host: &'a H,
+    settings: &'a CommandSettings,
+    connection: Option<&'a Connection>,
+    request: &'a CommandRequest,
 }
 
-impl Verdicts<'_> {
-    /// Denied without a reply: nobody asked the integration anything it should answer.
-    fn silent(&self, reason: &str) -> CommandVerdict {
-        CommandVerdict {
-            name: self.name.clone(),
-            workspaces: self.targets.clone(),
-            decision: Decision::Denied,
-            reason: reason.to_string(),
-            reply: None,
-        }
+impl<H: Host + ?Sized> kit::ProviderSteps for Steps<'_, H> {
+    type Error = ProviderError;
+    const PLATFORM: &'static str = "GitHub";
+
+    fn claim(&self, command: &str) -> Result<bool> {
+        let comment = &self.request.comment;
+        let key = kit::claim_key(
+            &self.request.pull_request_ref.repository.id,
+            self.request.pull_request_ref.number,
+            comment.thread_id.as_deref(),
+            &comment.id,
+        );
+        Ok(self.host.compare_and_swap(
+            &key,
+            None,
+            Some(command.as_bytes()),
+            Some(CLAIM_TTL_SECONDS),
+        )?)
     }
 
-    /// Denied, with a reply telling the author why and what is allowed.
-    fn denied(&self, reason: &str) -> CommandVerdict {
-        CommandVerdict {
-            reply: Some(reply::denial(
-                self.prefix,
-                &self.name,
-                reason,
-                self.switches,
-            )),
-            ..self.silent(reason)
-        }
-    }
-
-    /// Denied because an earlier delivery of the same comment ran it: the first one
-    /// already answered, so no reply.
-    fn already_ran(&self) -> CommandVerdict {
-        self.silent(
-            "this comment already ran its command; a comment runs once, even when GitHub delivers it again",
-        )
+    fn apply_problem(&self) -> Result<Option<String>> {
+        apply_problem(self.host, self.settings, self.connection, self.request)
     }
 }
 
-/// Why the switches refuse the command, if they do.
-fn switch_problem(switches: Switches, is_apply: bool) -> Option<String> {
-    if is_apply && !switches.apply {
-        return Some(format!(
-            "“{APPLY_SWITCH}” is turned off for this integration, so comments cannot apply"
-        ));
+fn settings_view(settings: &CommandSettings) -> kit::Settings<'_> {
+    kit::Settings {
+        prefix: &settings.prefix,
+        allow_plan: settings.allow_plan,
+        allow_apply: settings.allow_apply,
+        bot_user_id: settings.bot_user_id.as_deref(),
+        run_edited_comments: settings.run_edited_comments,
+        allowed_users: &settings.allowed_users,
     }
-    if !switches.plan {
-        return Some(format!(
-            "neither “{PLAN_SWITCH}” nor “{APPLY_SWITCH}” is turned on for this integration"
-        ));
+}
+
+fn person_view(user: &User) -> kit::Person<'_> {
+    kit::Person {
+        id: &user.id,
+        unique_name: user.unique_name.as_deref(),
+        display_name: user.display_name.as_deref(),
     }
-    None
 }
 
-/// A comparable form of an identity id: trimmed, without braces, lower-case.
-fn normalized_id(id: &str) -> String {
-    id.trim()
-        .trim_start_matches('{')
-        .trim_end_matches('}')
-        .to_lowercase()
-}
-
-/// Whether the integration's own identity wrote the comment.
-fn is_own_comment(settings: &CommandSettings, author: &User) -> bool {
-    let Some(bot) = settings.bot_user_id.as_deref().map(normalized_id) else {
-        return false;
-    };
-    !bot.is_empty() && bot == normalized_id(&author.id)
-}
-
-/// Whether the allowlist, if any, names the author by id or unique name.
-fn is_allowed_user(settings: &CommandSettings, author: &User) -> bool {
-    if settings.allowed_users.is_empty() {
-        return true;
-    }
-    let id = normalized_id(&author.id);
-    let unique_name = author
-        .unique_name
-        .as_deref()
-        .map(|name| name.trim().to_lowercase());
-    settings.allowed_users.iter().any(|entry| {
-        let entry = normalized_id(entry);
-        !entry.is_empty() && (entry == id || Some(&entry) == unique_name.as_ref())
-    })
-}
-
-/// How a person is named in messages.
-fn person(user: &User) -> String {
-    [user.display_name.as_deref(), user.unique_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .find(|name| !name.is_empty())
-        .unwrap_or(&user.id)
-        .to_string()
-}
-
-/// Remember that the comment ran; `false` when it already had.
-fn claim(host: &(impl Host + ?Sized), request: &CommandRequest, name: &str) -> Result<bool> {
-    let key = format!(
-        "command:{}:{}:{}:{}",
-        normalized_id(&request.pull_request_ref.repository.id),
-        request.pull_request_ref.number,
-        request.comment.thread_id.as_deref().unwrap_or("-"),
-        request.comment.id
-    );
-    Ok(host.compare_and_swap(&key, None, Some(name.as_bytes()), Some(CLAIM_TTL_SECONDS))?)
-}
-
-/// Branch names compare without `refs/heads/`, and case-insensitively as the Azure
-/// DevOps provider does (the same rules on both providers).
-fn same_branch(a: &str, b: &str) -> bool {
-    let plain = |name: &str| name.trim().trim_start_matches("refs/heads/").to_lowercase();
-    plain(a) == plain(b)
-}
-
-/// Why a workspace does not run for this pull request, if it does not.
-fn ineligibility(workspace: &Workspace, request: &CommandRequest) -> Option<String> {
-    if !workspace.vcs_dry_runs {
-        return Some(format!(
-            "workspace {} does not have “{DRY_RUNS_SWITCH}” turned on",
-            code(&workspace.name)
-        ));
-    }
-    let target = &request.pull_request.target_branch;
-    let tracked = workspace
-        .branch
-        .as_deref()
-        .filter(|branch| !branch.trim().is_empty())
-        .or(request
+fn request_view(request: &CommandRequest) -> kit::Request<'_> {
+    let comment = &request.comment;
+    kit::Request {
+        body: &comment.body,
+        state: match comment.state {
+            CommentState::Created => kit::CommentState::Created,
+            CommentState::Edited => kit::CommentState::Edited,
+            CommentState::Deleted => kit::CommentState::Deleted,
+        },
+        system: comment.system,
+        author: person_view(&comment.author),
+        status: match request.pull_request.status {
+            PullRequestStatus::Open => kit::PullRequestStatus::Open,
+            PullRequestStatus::Merged => kit::PullRequestStatus::Merged,
+            PullRequestStatus::Closed => kit::PullRequestStatus::Closed,
+        },
+        target_branch: &request.pull_request.target_branch,
+        default_branch: request
             .pull_request_ref
             .repository
             .default_branch
-            .as_deref());
-    match tracked {
-        // Nothing says which branch the workspace follows: do not guess it away.
-        None => None,
-        Some(branch) if same_branch(branch, target) => None,
-        Some(branch) => Some(format!(
-            "workspace {} tracks branch {}, but this pull request targets {}",
-            code(&workspace.name),
-            code(branch),
-            code(target)
-        )),
+            .as_deref(),
     }
 }
 
-/// The workspaces the command runs on, or why there are none.
-fn resolve_workspaces(
-    workspaces: &[Workspace],
-    targets: &[String],
-    request: &CommandRequest,
-) -> Result<Vec<String>, String> {
-    let mut problems = Vec::new();
-    let mut chosen: Vec<String> = Vec::new();
-    if targets.is_empty() {
-        for workspace in workspaces {
-            match ineligibility(workspace, request) {
-                None => push_unique(&mut chosen, &workspace.name),
-                Some(problem) => problems.push(problem),
-            }
-        }
-        if chosen.is_empty() {
-            if workspaces.is_empty() {
-                return Err("no workspace is linked to this repository".into());
-            }
-            return Err(format!(
-                "no workspace runs for this pull request: {}",
-                problems.join("; ")
-            ));
-        }
-        return Ok(chosen);
-    }
-    for target in targets {
-        let named: Vec<&Workspace> = workspaces.iter().filter(|w| &w.name == target).collect();
-        if named.is_empty() {
-            problems.push(unknown_workspace(workspaces, target));
-            continue;
-        }
-        // Names may repeat (one per environment): one eligible entry is enough.
-        let reasons: Vec<String> = named
-            .iter()
-            .filter_map(|workspace| ineligibility(workspace, request))
-            .collect();
-        if reasons.len() < named.len() {
-            push_unique(&mut chosen, target);
-        } else {
-            problems.extend(reasons.into_iter().next());
-        }
-    }
-    if problems.is_empty() {
-        Ok(chosen)
-    } else {
-        Err(problems.join("; "))
-    }
-}
-
-/// Why a named workspace is unknown, with the known names.
-fn unknown_workspace(workspaces: &[Workspace], target: &str) -> String {
-    let mut known: Vec<String> = Vec::new();
-    for workspace in workspaces {
-        push_unique(&mut known, &workspace.name);
-    }
-    if known.is_empty() {
-        return format!(
-            "there is no workspace {} (no workspace is linked to this repository)",
-            code(target)
-        );
-    }
-    let hint = known
-        .iter()
-        .find(|name| name.to_lowercase() == target.to_lowercase())
-        .map(|name| format!(" (names are case-sensitive: did you mean {}?)", code(name)))
-        .unwrap_or_default();
-    let mut listed: Vec<String> = known
-        .iter()
-        .take(MAX_LISTED_WORKSPACES)
-        .map(|name| code(name))
-        .collect();
-    if known.len() > MAX_LISTED_WORKSPACES {
-        listed.push(format!("and {} more", known.len() - MAX_LISTED_WORKSPACES));
-    }
-    format!(
-        "there is no workspace {} linked to this repository{hint}; known workspaces: {}",
-        code(target),
-        listed.join(", ")
-    )
-}
-
-fn push_unique(names: &mut Vec<String>, name: &str) {
-    if !names.iter().any(|known| known == name) {
-        names.push(name.to_string());
+fn workspace_view(workspace: &Workspace) -> kit::Workspace<'_> {
+    kit::Workspace {
+        name: &workspace.name,
+        vcs_dry_runs: workspace.vcs_dry_runs,
+        branch: workspace.branch.as_deref(),
     }
 }
 

@@ -20,10 +20,6 @@
 //!   commands: people quote help text and earlier comments.
 //! - HTML character references (`&quot;`, `&#39;`, `&nbsp;`, ...) are decoded first, as
 //!   the Azure DevOps provider does, so both providers read a comment alike.
-//!
-//! The parser, the replies and the rules are ported from the Azure DevOps provider
-//! (`plugin/src/commands`), and pass its parsing table unchanged: a candidate for a
-//! crate shared by both providers.
 //! - `-w NAME`, `--workspace NAME`, `--workspace=NAME` (also `-w=NAME`) pick workspaces;
 //!   several are allowed and deduplicated in order; quote names with spaces (`"`, `'` or
 //!   typographic quotes). Without one, the command targets every eligible workspace.
@@ -37,10 +33,14 @@
 //! See [`authorize`]: the comment's author (never the pull request's creator), under
 //! the integration's switches, on workspaces with VCS-driven dry runs that track the
 //! pull request's target branch, once per comment.
+//!
+//! The grammar, the replies and these rules are written once for both providers
+//! ([`provider_kit::command_parser`], [`provider_kit::reply`],
+//! [`provider_kit::authorize`]); this module converts the WIT records at the edge and
+//! adds the platform's own apply checks.
 
 mod authorize;
 mod parser;
-mod reply;
 
 #[cfg(test)]
 mod tests;
@@ -52,9 +52,10 @@ use crate::bindings::exports::vcs::provider::webhooks::CommandVerdict;
 use crate::bindings::vcs::provider::types::{CommandSettings, Connection, Workspace};
 use crate::error::Result;
 use crate::host::Host;
+use provider_kit::reply;
 
 pub use authorize::CLAIM_TTL_SECONDS;
-pub use reply::{APPLY_SWITCH, DRY_RUNS_SWITCH, PLAN_SWITCH};
+pub use provider_kit::reply::{APPLY_SWITCH, DRY_RUNS_SWITCH, PLAN_SWITCH};
 
 /// Parse a comment body into a command (see the module docs for the rules).
 ///

@@ -1,16 +1,13 @@
 //! The `comments` interface: rendering run reports, publishing them, statuses.
 //!
-//! - [`render`] turns a report into Markdown bodies ([`render.rs`](render) builds the
-//!   summary and escapes user-controlled text, [`split.rs`](split) cuts the raw output
-//!   into balanced parts that each fit GitHub's limit); both are ported from the Azure
-//!   DevOps provider with only the limit and its unit changed;
+//! - [`render`] turns a report into Markdown bodies: the shared renderer
+//!   ([`provider_kit::render`], [`provider_kit::split`]) under GitHub's limit;
 //! - [`publish`] posts or updates those bodies as issue comments on the pull request,
 //!   remembering the comment ids in storage so a retry never posts twice;
 //! - [`set_status`] sets a commit status; [`reply`] posts a plain comment.
 
 mod publish;
 mod render;
-mod split;
 
 pub use publish::owner_and_name;
 
@@ -25,11 +22,22 @@ use crate::host::Host;
 /// GitHub accepts comment bodies of at most 65,536 characters (Unicode scalar values).
 pub const MAX_COMMENT_CHARS: u32 = 65_536;
 
+/// GitHub's limit as the shared renderer takes it.
+const COMMENT_LIMIT: provider_kit::split::CommentLimit = provider_kit::split::CommentLimit {
+    max_length: MAX_COMMENT_CHARS,
+    unit: provider_kit::split::LengthUnit::UnicodeScalars,
+    platform: "GitHub",
+    platform_possessive: "GitHub's",
+};
+
 /// The provider's comment limits.
 pub fn limits() -> CommentLimits {
     CommentLimits {
-        max_length: MAX_COMMENT_CHARS,
-        unit: LengthUnit::UnicodeScalars,
+        max_length: COMMENT_LIMIT.max_length,
+        unit: match COMMENT_LIMIT.unit {
+            provider_kit::split::LengthUnit::Utf16CodeUnits => LengthUnit::Utf16CodeUnits,
+            provider_kit::split::LengthUnit::UnicodeScalars => LengthUnit::UnicodeScalars,
+        },
     }
 }
 

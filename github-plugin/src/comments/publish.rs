@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::render;
-use super::split::{MARKER_PREFIX, units};
 use crate::bindings::exports::vcs::provider::comments::{
     CommitStatus, PostedComment, PublishAction, PublishOptions, PublishResult, RunKind, RunReport,
     StatusState, StatusTarget,
@@ -21,6 +20,7 @@ use crate::bindings::vcs::provider::types::{Connection, PullRequestRef, Reposito
 use crate::error::{ProviderError, Result};
 use crate::host::{Host, Level, Method};
 use crate::rest::Client;
+use provider_kit::split::MARKER_PREFIX;
 
 /// Content of a part that a shorter report no longer needs (comments are never deleted,
 /// so links to them keep working).
@@ -252,7 +252,7 @@ pub fn reply(
             "the reply is empty; give it some text".into(),
         ));
     }
-    let length = units(markdown);
+    let length = super::COMMENT_LIMIT.unit.length(markdown);
     let cap = super::MAX_COMMENT_CHARS as usize;
     if length > cap {
         return Err(ProviderError::InvalidPayload(format!(

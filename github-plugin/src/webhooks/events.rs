@@ -155,7 +155,7 @@ pub fn push(root: &Node<'_>) -> Result<Event> {
             .arr()?
             .iter()
             .map(|commit| commit.req_str("id").map(str::to_string))
-            .collect::<Result<Vec<_>>>()?,
+            .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
     let sender = root.get("sender").map(|s| user(&s)).transpose()?;
@@ -199,9 +199,10 @@ pub fn pull_request_record(node: &Node<'_>) -> Result<PullRequest> {
         }
     };
     let repo_id = |side: &Node<'_>| -> Result<Option<u64>> {
-        side.opt_obj("repo")?
+        Ok(side
+            .opt_obj("repo")?
             .map(|repo| repo.req("id")?.u64())
-            .transpose()
+            .transpose()?)
     };
     // A head repository that is gone (a deleted fork) is `null`: still a fork.
     let fork = match (repo_id(&head)?, repo_id(&base)?) {

@@ -1,15 +1,13 @@
 //! The `comments` interface: rendering run reports, publishing them, statuses.
 //!
-//! - [`render`] turns a report into Markdown bodies ([`render.rs`](render) builds the
-//!   summary and escapes user-controlled text, [`split.rs`](split) cuts the raw output
-//!   into balanced parts that each fit Azure DevOps' limit);
+//! - [`render`] turns a report into Markdown bodies: the shared renderer
+//!   ([`provider_kit::render`], [`provider_kit::split`]) under Azure DevOps' limit;
 //! - [`publish`] posts or updates those bodies as pull-request threads, remembering the
 //!   thread and comment ids in storage so a retry never posts twice;
 //! - [`set_status`] and [`reply`] are the other two calls on a pull request.
 
 mod publish;
 mod render;
-mod split;
 
 use crate::bindings::exports::vcs::provider::comments::{
     CommentLimits, CommitStatus, LengthUnit, PostedComment, PublishOptions, PublishResult,
@@ -22,11 +20,22 @@ use crate::host::Host;
 /// Azure DevOps accepts comments of at most 150,000 characters, counted in UTF-16 code units.
 pub const MAX_COMMENT_UTF16: u32 = 150_000;
 
+/// Azure DevOps' limit as the shared renderer takes it.
+const COMMENT_LIMIT: provider_kit::split::CommentLimit = provider_kit::split::CommentLimit {
+    max_length: MAX_COMMENT_UTF16,
+    unit: provider_kit::split::LengthUnit::Utf16CodeUnits,
+    platform: "Azure DevOps",
+    platform_possessive: "Azure DevOps'",
+};
+
 /// The provider's comment limits.
 pub fn limits() -> CommentLimits {
     CommentLimits {
-        max_length: MAX_COMMENT_UTF16,
-        unit: LengthUnit::Utf16CodeUnits,
+        max_length: COMMENT_LIMIT.max_length,
+        unit: match COMMENT_LIMIT.unit {
+            provider_kit::split::LengthUnit::Utf16CodeUnits => LengthUnit::Utf16CodeUnits,
+            provider_kit::split::LengthUnit::UnicodeScalars => LengthUnit::UnicodeScalars,
+        },
     }
 }
 

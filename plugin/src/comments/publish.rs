@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::render;
-use super::split::{MARKER_PREFIX, units};
 use crate::bindings::exports::vcs::provider::comments::{
     CommitStatus, PostedComment, PublishAction, PublishOptions, PublishResult, RunKind, RunReport,
     StatusState, StatusTarget,
@@ -19,6 +18,7 @@ use crate::bindings::vcs::provider::types::{Connection, PullRequestRef, Reposito
 use crate::error::{ProviderError, Result};
 use crate::host::{Host, Level, Method};
 use crate::rest::Client;
+use provider_kit::split::MARKER_PREFIX;
 
 /// Thread status used when `thread-status` is not set: closed, so the comment does not
 /// block the "comments must be resolved" branch policy.
@@ -312,7 +312,7 @@ pub fn reply(
             "the reply is empty; give it some text".into(),
         ));
     }
-    let length = units(markdown);
+    let length = super::COMMENT_LIMIT.unit.length(markdown);
     let cap = super::MAX_COMMENT_UTF16 as usize;
     if length > cap {
         return Err(ProviderError::InvalidPayload(format!(

@@ -14,14 +14,11 @@
 //! The fence is plain, without a `diff` info string: terraform's `  + resource` lines
 //! would have to be rewritten for `diff` highlighting, and the output must stay verbatim.
 //!
-//! Lengths are in Unicode scalar values, as GitHub counts its 65,536-character limit,
-//! counted from the UTF-8 bytes as the scan goes (each leading byte is one character), so
-//! the work is linear in the size of the outputs.
-//!
-//! Ported from the GitHub provider (`plugin/src/comments/split.rs`), with only the
-//! unit of length changed: a candidate for a crate shared by both providers.
+//! Lengths are in the platform's [`LengthUnit`], counted from the UTF-8 bytes as the
+//! scan goes (each leading byte starts one character), so the work is linear in the size
+//! of the outputs.
 
-use crate::error::{ProviderError, Result};
+use crate::error::{Error, Result};
 
 /// The hidden marker's opening; the rest names the workspace set and the part.
 pub const MARKER_PREFIX: &str = "<!-- scalr:run workspace-set=";
@@ -70,9 +67,58 @@ pub struct Section<'a> {
     pub output: &'a str,
 }
 
-/// Length of a scaffolding string in Unicode scalar values.
-pub fn units(text: &str) -> usize {
-    text.chars().count()
+/// How a platform measures comment length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LengthUnit {
+    /// UTF-16 code units (Azure DevOps): characters outside the Basic Multilingual Plane
+    /// count two.
+    Utf16CodeUnits,
+    /// Unicode scalar values (GitHub): every character counts one.
+    UnicodeScalars,
+}
+
+impl LengthUnit {
+    /// The length of `text` in this unit.
+    pub fn length(self, text: &str) -> usize {
+        match self {
+            LengthUnit::Utf16CodeUnits => text.encode_utf16().count(),
+            LengthUnit::UnicodeScalars => text.chars().count(),
+        }
+    }
+
+    /// The units of the character that UTF-8 byte `lead` starts (0 for a continuation
+    /// byte).
+    fn of_byte(self, lead: u8) -> usize {
+        if lead & 0xC0 == 0x80 {
+            return 0;
+        }
+        match self {
+            // Four-byte sequences are astral characters, surrogate pairs in UTF-16.
+            LengthUnit::Utf16CodeUnits if lead >= 0xF0 => 2,
+            _ => 1,
+        }
+    }
+
+    /// The unit in messages, plural: "UTF-16 code units", "characters".
+    pub fn name(self) -> &'static str {
+        match self {
+            LengthUnit::Utf16CodeUnits => "UTF-16 code units",
+            LengthUnit::UnicodeScalars => "characters",
+        }
+    }
+}
+
+/// The largest comment a platform accepts, and how messages name the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentLimit {
+    /// The platform's own limit, in `unit`; no comment is ever longer.
+    pub max_length: u32,
+    /// The unit `max_length` counts.
+    pub unit: LengthUnit,
+    /// The platform, as in "an internal error of the Azure DevOps provider".
+    pub platform: &'static str,
+    /// The platform's possessive, as in "Azure DevOps' limit" or "GitHub's limit".
+    pub platform_possessive: &'static str,
 }
 
 /// Size and longest backtick and tilde runs of a stretch of output.
@@ -131,19 +177,26 @@ impl Fence {
 }
 
 /// Scanning state over bytes of UTF-8 output.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Scan {
+    unit: LengthUnit,
     runs: Runs,
     backtick_run: usize,
     tilde_run: usize,
 }
 
 impl Scan {
-    fn push(&mut self, byte: u8) {
-        // A UTF-8 leading byte starts one code point: one unit.
-        if byte & 0xC0 != 0x80 {
-            self.runs.units += 1;
+    fn new(unit: LengthUnit) -> Scan {
+        Scan {
+            unit,
+            runs: Runs::default(),
+            backtick_run: 0,
+            tilde_run: 0,
         }
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.runs.units += self.unit.of_byte(byte);
         if byte == b'`' {
             self.backtick_run += 1;
             self.runs.backticks = self.runs.backticks.max(self.backtick_run);
@@ -160,8 +213,8 @@ impl Scan {
 }
 
 /// The line starting at `start`: its end (after its `\n`, or the end of the output) and runs.
-fn scan_line(bytes: &[u8], start: usize) -> (usize, Runs) {
-    let mut scan = Scan::default();
+fn scan_line(unit: LengthUnit, bytes: &[u8], start: usize) -> (usize, Runs) {
+    let mut scan = Scan::new(unit);
     let rest = bytes.get(start..).unwrap_or_default();
     let len = rest
         .iter()
@@ -175,8 +228,14 @@ fn scan_line(bytes: &[u8], start: usize) -> (usize, Runs) {
 
 /// The longest prefix of `bytes[start..end]`, cut on a character boundary, that costs at
 /// most `room`: its end and runs.
-fn fitting_prefix(bytes: &[u8], start: usize, end: usize, room: usize) -> (usize, Runs) {
-    let mut scan = Scan::default();
+fn fitting_prefix(
+    unit: LengthUnit,
+    bytes: &[u8],
+    start: usize,
+    end: usize,
+    room: usize,
+) -> (usize, Runs) {
+    let mut scan = Scan::new(unit);
     let mut best = (start, Runs::default());
     let mut index = start;
     while index < end {
@@ -218,6 +277,7 @@ struct Piece {
 /// What a part's header and a piece's scaffolding cost, for one digit width of the part
 /// numbers.
 struct Costs {
+    unit: LengthUnit,
     first_header: usize,
     continued_header: usize,
     footer: usize,
@@ -226,9 +286,11 @@ struct Costs {
 }
 
 impl Costs {
-    fn new(document: &Document<'_>, digits: u32) -> Costs {
+    fn new(document: &Document<'_>, digits: u32, unit: LengthUnit) -> Costs {
         let largest = 10usize.pow(digits) - 1;
+        let units = |text: &str| unit.length(text);
         Costs {
+            unit,
             first_header: units(&part_header(document, 1, largest.max(2))),
             continued_header: units(&part_header(document, largest, largest)),
             footer: units(&document.footer),
@@ -240,7 +302,7 @@ impl Costs {
 
     /// Units a section's piece needs besides its chunk and fences.
     fn piece_overhead(&self, section: &Section<'_>, first: bool) -> usize {
-        units(&piece_open(section, first)) + self.piece_fixed
+        self.unit.length(&piece_open(section, first)) + self.piece_fixed
     }
 
     /// The smallest limit this document fits: the first part's scaffolding, and any
@@ -249,7 +311,7 @@ impl Costs {
         let mut needed = self.first_header + self.footer;
         for section in &document.sections {
             let piece = if section.output.is_empty() {
-                units(&empty_piece(section))
+                self.unit.length(&empty_piece(section))
             } else {
                 self.piece_overhead(section, true) + 2 * MIN_FENCE + 2
             };
@@ -259,24 +321,29 @@ impl Costs {
     }
 }
 
-/// Cut `document` into bodies of at most `limit` characters (Unicode scalar values).
-pub fn split(document: &Document<'_>, limit: usize) -> Result<Vec<String>> {
+/// Cut `document` into bodies of at most `limit` units, `limit` being at most the
+/// platform's `comment_limit` (which the errors name).
+pub fn split(
+    document: &Document<'_>,
+    limit: usize,
+    comment_limit: &CommentLimit,
+) -> Result<Vec<String>> {
     // Start from the part count the output's size suggests, so the layout usually runs once.
     let bytes: usize = document.sections.iter().map(|s| s.output.len()).sum();
     let estimate = bytes / limit.max(1) + 1;
     let mut digits = (estimate.to_string().len() as u32).min(MAX_PART_DIGITS);
     loop {
-        let costs = Costs::new(document, digits);
+        let costs = Costs::new(document, digits, comment_limit.unit);
         if costs.minimum(document) > limit {
-            return Err(too_small(document, limit));
+            return Err(too_small(document, limit, comment_limit));
         }
-        let parts = layout(document, limit, &costs)?;
+        let parts = layout(document, limit, &costs, comment_limit)?;
         let count_digits = parts.len().to_string().len() as u32;
         if count_digits <= digits {
-            return write(document, &parts, limit);
+            return write(document, &parts, limit, comment_limit);
         }
         if count_digits > MAX_PART_DIGITS {
-            return Err(ProviderError::InvalidPayload(format!(
+            return Err(Error::InvalidPayload(format!(
                 "the report would need {} comments; shorten the output or raise max-length",
                 parts.len()
             )));
@@ -288,26 +355,34 @@ pub fn split(document: &Document<'_>, limit: usize) -> Result<Vec<String>> {
 
 /// The error for a limit below what `document` needs. The minimum named is measured for
 /// the longest part numbers, so it is enough however many parts the output takes.
-fn too_small(document: &Document<'_>, limit: usize) -> ProviderError {
-    let needed = Costs::new(document, MAX_PART_DIGITS).minimum(document);
-    let cap = super::MAX_COMMENT_CHARS as usize;
+fn too_small(document: &Document<'_>, limit: usize, comment_limit: &CommentLimit) -> Error {
+    let needed = Costs::new(document, MAX_PART_DIGITS, comment_limit.unit).minimum(document);
+    let cap = comment_limit.max_length as usize;
+    let unit = comment_limit.unit.name();
+    let platforms = comment_limit.platform_possessive;
     if needed > cap {
-        ProviderError::InvalidConfig(format!(
-            "this report's summary and workspace names need {needed} characters per \
-             comment, more than GitHub's limit of {cap}: report fewer workspaces at once \
-             or shorten their names"
+        Error::InvalidConfig(format!(
+            "this report's summary and workspace names need {needed} {unit} per comment, more \
+             than {platforms} limit of {cap}: report fewer workspaces at once or shorten their \
+             names"
         ))
     } else {
-        ProviderError::InvalidConfig(format!(
+        Error::InvalidConfig(format!(
             "max-length {limit} is too small for this report: each comment needs at least \
-             {needed} characters for its summary, headers and a little output; raise \
-             max-length to {needed} or more, or leave it unset to use GitHub's limit of {cap}"
+             {needed} {unit} for its summary, headers and a little output; raise max-length to \
+             {needed} or more, or leave it unset to use {platforms} limit of {cap}"
         ))
     }
 }
 
 /// Place every section's output into parts, line by line.
-fn layout(document: &Document<'_>, limit: usize, costs: &Costs) -> Result<Vec<Vec<Piece>>> {
+fn layout(
+    document: &Document<'_>,
+    limit: usize,
+    costs: &Costs,
+    comment_limit: &CommentLimit,
+) -> Result<Vec<Vec<Piece>>> {
+    let unit = costs.unit;
     let continued_budget = limit.saturating_sub(costs.continued_header + costs.footer);
     let mut parts: Vec<Vec<Piece>> = Vec::new();
     let mut current: Vec<Piece> = Vec::new();
@@ -317,7 +392,7 @@ fn layout(document: &Document<'_>, limit: usize, costs: &Costs) -> Result<Vec<Ve
     for (index, section) in document.sections.iter().enumerate() {
         let bytes = section.output.as_bytes();
         if bytes.is_empty() {
-            let need = units(&empty_piece(section));
+            let need = unit.length(&empty_piece(section));
             if used + need > budget {
                 parts.push(std::mem::take(&mut current));
                 budget = continued_budget;
@@ -353,7 +428,9 @@ fn layout(document: &Document<'_>, limit: usize, costs: &Costs) -> Result<Vec<Ve
             let start = position;
             let mut runs = Runs::default();
             while position < bytes.len() {
-                let (line_end, line) = pending.take().unwrap_or_else(|| scan_line(bytes, position));
+                let (line_end, line) = pending
+                    .take()
+                    .unwrap_or_else(|| scan_line(unit, bytes, position));
                 let joined = runs.join(line);
                 if joined.cost() <= room {
                     runs = joined;
@@ -366,7 +443,7 @@ fn layout(document: &Document<'_>, limit: usize, costs: &Costs) -> Result<Vec<Ve
                     break;
                 }
                 // The line is longer than any part can hold: cut it where the room ends.
-                let (cut, prefix) = fitting_prefix(bytes, position, line_end, room);
+                let (cut, prefix) = fitting_prefix(unit, bytes, position, line_end, room);
                 runs = prefix;
                 position = cut;
                 break;
@@ -383,7 +460,7 @@ fn layout(document: &Document<'_>, limit: usize, costs: &Costs) -> Result<Vec<Ve
                 first = false;
             } else if !part_has_content {
                 // Cannot happen once `minimum` passed; refuse rather than loop.
-                return Err(too_small(document, limit));
+                return Err(too_small(document, limit, comment_limit));
             }
             if position < bytes.len() {
                 parts.push(std::mem::take(&mut current));
@@ -439,7 +516,12 @@ fn empty_piece(section: &Section<'_>) -> String {
 }
 
 /// Write the parts, checking each against the limit.
-fn write(document: &Document<'_>, parts: &[Vec<Piece>], limit: usize) -> Result<Vec<String>> {
+fn write(
+    document: &Document<'_>,
+    parts: &[Vec<Piece>],
+    limit: usize,
+    comment_limit: &CommentLimit,
+) -> Result<Vec<String>> {
     let count = parts.len();
     let mut bodies = Vec::with_capacity(count);
     for (index, pieces) in parts.iter().enumerate() {
@@ -453,12 +535,14 @@ fn write(document: &Document<'_>, parts: &[Vec<Piece>], limit: usize) -> Result<
         if index + 1 == count {
             body.push_str(&document.footer);
         }
-        let length = units(&body);
+        let length = comment_limit.unit.length(&body);
         if length > limit {
-            return Err(ProviderError::InvalidPayload(format!(
-                "internal error of the GitHub provider: part {} of {count} is {length} \
-                 characters long, over the limit of {limit}; please report this",
-                index + 1
+            return Err(Error::InvalidPayload(format!(
+                "internal error of the {} provider: part {} of {count} is {length} {} long, \
+                 over the limit of {limit}; please report this",
+                comment_limit.platform,
+                index + 1,
+                comment_limit.unit.name()
             )));
         }
         bodies.push(body);
@@ -500,6 +584,25 @@ pub mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Azure DevOps' limit: 150,000 UTF-16 code units.
+    pub const UTF16_LIMIT: CommentLimit = CommentLimit {
+        max_length: 150_000,
+        unit: LengthUnit::Utf16CodeUnits,
+        platform: "Azure DevOps",
+        platform_possessive: "Azure DevOps'",
+    };
+
+    /// GitHub's limit: 65,536 Unicode scalar values.
+    pub const SCALAR_LIMIT: CommentLimit = CommentLimit {
+        max_length: 65_536,
+        unit: LengthUnit::UnicodeScalars,
+        platform: "GitHub",
+        platform_possessive: "GitHub's",
+    };
+
+    /// Both kinds of limit, for tests that hold under either.
+    pub const LIMITS: [CommentLimit; 2] = [UTF16_LIMIT, SCALAR_LIMIT];
+
     /// The raw output carried by `parts`, concatenated in order: the contents of every
     /// code fence, without the newline added to pieces that do not end with one.
     pub fn extract_output(parts: &[String]) -> String {
@@ -535,16 +638,16 @@ pub mod tests {
         line.len() >= 3 && (line.bytes().all(|b| b == b'`') || line.bytes().all(|b| b == b'~'))
     }
 
-    /// Every part fits, carries its marker, and opens as many `<details>` as it closes,
-    /// outside the code fences.
-    pub fn assert_well_formed(parts: &[String], limit: usize) {
+    /// Every part fits `limit` in `unit`, carries its marker, and opens as many
+    /// `<details>` as it closes, outside the code fences.
+    pub fn assert_well_formed(parts: &[String], limit: usize, unit: LengthUnit) {
         let count = parts.len();
         for (index, part) in parts.iter().enumerate() {
             assert!(
-                units(part) <= limit,
+                unit.length(part) <= limit,
                 "part {} is {} > {limit}",
                 index + 1,
-                units(part)
+                unit.length(part)
             );
             let marker = format!(" part={}/{count} -->\n", index + 1);
             let first_line = part.split_inclusive('\n').next().unwrap();
@@ -600,7 +703,7 @@ pub mod tests {
 
     #[test]
     fn short_output_is_one_part_with_a_plain_fence() {
-        let parts = split(&document(&["+ resource\n"]), 65_536).unwrap();
+        let parts = split(&document(&["+ resource\n"]), 150_000, &UTF16_LIMIT).unwrap();
         assert_eq!(parts.len(), 1);
         assert!(
             parts[0].contains("\n```\n+ resource\n```\n"),
@@ -621,20 +724,22 @@ pub mod tests {
             ("tildes only", "~~~~~~~~\n"),
         ];
         for (name, output) in cases {
-            let parts = split(&document(&[output]), 65_536).unwrap();
-            assert_eq!(extract_output(&parts), *output, "{name}");
-            assert_well_formed(&parts, 65_536);
+            for limit in LIMITS {
+                let parts = split(&document(&[output]), 65_536, &limit).unwrap();
+                assert_eq!(extract_output(&parts), *output, "{name}");
+                assert_well_formed(&parts, 65_536, limit.unit);
+            }
         }
         // Backticks inside: the tilde fence is shorter; both inside: one past the shorter run.
-        let parts = split(&document(&["x ````` y\n"]), 65_536).unwrap();
+        let parts = split(&document(&["x ````` y\n"]), 150_000, &UTF16_LIMIT).unwrap();
         assert!(parts[0].contains("\n~~~\nx ````` y\n~~~\n"), "{}", parts[0]);
-        let parts = split(&document(&["````\n~~~~~~\n"]), 65_536).unwrap();
+        let parts = split(&document(&["````\n~~~~~~\n"]), 150_000, &UTF16_LIMIT).unwrap();
         assert!(parts[0].contains("\n`````\n"), "{}", parts[0]);
     }
 
     #[test]
     fn output_without_final_newline_says_so() {
-        let parts = split(&document(&["a\nb"]), 65_536).unwrap();
+        let parts = split(&document(&["a\nb"]), 150_000, &UTF16_LIMIT).unwrap();
         assert!(
             parts[0].contains(&format!("\nb\n```\n{NOTE_NO_NEWLINE}")),
             "{}",
@@ -647,9 +752,9 @@ pub mod tests {
     fn splits_at_line_boundaries_and_numbers_parts() {
         let output: String = (0..200).map(|i| format!("  + resource {i}\n")).collect();
         let output = output.as_str();
-        let parts = split(&document(&[output]), 1000).unwrap();
+        let parts = split(&document(&[output]), 1000, &UTF16_LIMIT).unwrap();
         assert!(parts.len() > 3, "{}", parts.len());
-        assert_well_formed(&parts, 1000);
+        assert_well_formed(&parts, 1000, LengthUnit::Utf16CodeUnits);
         assert_eq!(extract_output(&parts), output);
         let count = parts.len();
         assert!(parts[0].contains(&format!("_Part 1 of {count}:")));
@@ -672,16 +777,27 @@ pub mod tests {
     fn a_line_longer_than_a_part_is_cut_on_a_character_boundary() {
         let line: String = "𝔘é`".repeat(400) + "\n";
         let output = line.as_str();
-        let parts = split(&document(&[output]), 600).unwrap();
-        assert!(parts.len() > 2);
-        assert_well_formed(&parts, 600);
-        assert!(parts[0].contains(NOTE_CONTINUES));
-        assert_eq!(extract_output(&parts), output);
+        for limit in LIMITS {
+            let parts = split(&document(&[output]), 600, &limit).unwrap();
+            assert!(parts.len() > 2);
+            assert_well_formed(&parts, 600, limit.unit);
+            assert!(parts[0].contains(NOTE_CONTINUES));
+            assert_eq!(extract_output(&parts), output);
+        }
+        // Astral characters cost two UTF-16 units and one scalar: more parts in UTF-16.
+        let utf16 = split(&document(&[output]), 600, &UTF16_LIMIT).unwrap();
+        let scalars = split(&document(&[output]), 600, &SCALAR_LIMIT).unwrap();
+        assert!(
+            utf16.len() > scalars.len(),
+            "{} {}",
+            utf16.len(),
+            scalars.len()
+        );
     }
 
     #[test]
     fn several_sections_keep_their_order_and_headings() {
-        let parts = split(&document(&["one\n", "", "three"]), 65_536).unwrap();
+        let parts = split(&document(&["one\n", "", "three"]), 150_000, &UTF16_LIMIT).unwrap();
         assert_eq!(parts.len(), 1);
         let body = &parts[0];
         let heading = |i: usize| body.find(&format!("#### <code>ws{i}</code>")).unwrap();
@@ -695,25 +811,57 @@ pub mod tests {
 
     #[test]
     fn limits_too_small_for_the_scaffolding_name_the_minimum() {
-        let err = split(&document(&["x\n"]), 100).unwrap_err();
-        let ProviderError::InvalidConfig(message) = err else {
+        for (limit, unit_words, platform_words) in [
+            (
+                UTF16_LIMIT,
+                "UTF-16 code units",
+                "Azure DevOps' limit of 150000",
+            ),
+            (SCALAR_LIMIT, "characters", "GitHub's limit of 65536"),
+        ] {
+            let err = split(&document(&["x\n"]), 100, &limit).unwrap_err();
+            let Error::InvalidConfig(message) = err else {
+                panic!("{err:?}")
+            };
+            assert!(message.contains("max-length 100 is too small"), "{message}");
+            assert!(message.contains(unit_words), "{message}");
+            assert!(message.ends_with(platform_words), "{message}");
+            let needed: usize = message
+                .split("raise max-length to ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap()
+                .parse()
+                .unwrap();
+            // The named minimum works, even when it takes many parts.
+            let long: String = "y".repeat(5000) + "\n";
+            let long = long.as_str();
+            let parts = split(&document(&[long]), needed, &limit).unwrap();
+            assert_well_formed(&parts, needed, limit.unit);
+            assert!(parts.len() > 10, "{}", parts.len());
+            assert_eq!(extract_output(&parts), long);
+        }
+    }
+
+    #[test]
+    fn scaffolding_over_the_platform_limit_says_so() {
+        let mut doc = document(&["x\n"]);
+        doc.summary = "s".repeat(70_000);
+        let err = split(&doc, 65_536, &SCALAR_LIMIT).unwrap_err();
+        let Error::InvalidConfig(message) = err else {
             panic!("{err:?}")
         };
-        assert!(message.contains("max-length 100 is too small"), "{message}");
-        let needed: usize = message
-            .split("raise max-length to ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .unwrap()
-            .parse()
-            .unwrap();
-        // The named minimum works, even when it takes many parts.
-        let long: String = "y".repeat(5000) + "\n";
-        let long = long.as_str();
-        let parts = split(&document(&[long]), needed).unwrap();
-        assert_well_formed(&parts, needed);
-        assert!(parts.len() > 10, "{}", parts.len());
-        assert_eq!(extract_output(&parts), long);
+        assert!(
+            message.starts_with("this report's summary and workspace names need 70")
+                && message.contains(" characters per comment, more than GitHub's limit of 65536:"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn lengths_count_in_the_platform_unit() {
+        assert_eq!(LengthUnit::Utf16CodeUnits.length("a𝔘é"), 4);
+        assert_eq!(LengthUnit::UnicodeScalars.length("a𝔘é"), 3);
     }
 
     /// Pieces of output that stress the splitter: astral characters, CRLF, lone CR,
@@ -743,10 +891,12 @@ pub mod tests {
         fn parts_fit_are_balanced_and_give_back_the_output(
             outputs in proptest::collection::vec(output_strategy(), 1..4),
             limit in 300usize..2000,
+            utf16 in any::<bool>(),
         ) {
             let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
-            let parts = split(&document(&outputs), limit).unwrap();
-            assert_well_formed(&parts, limit);
+            let comment_limit = if utf16 { UTF16_LIMIT } else { SCALAR_LIMIT };
+            let parts = split(&document(&outputs), limit, &comment_limit).unwrap();
+            assert_well_formed(&parts, limit, comment_limit.unit);
             prop_assert_eq!(extract_output(&parts), outputs.concat());
         }
     }

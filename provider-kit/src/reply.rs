@@ -4,9 +4,7 @@
 //! `-` or `**`), so a reply quoted back, or read back when the integration's identity is
 //! not configured, never runs anything.
 
-use crate::bindings::vcs::provider::types::CommandSettings;
-
-use super::parser::code;
+use crate::command_parser::code;
 
 /// The switch that allows plan-only runs, as the platform names it.
 pub const PLAN_SWITCH: &str = "Allow triggering plan-only runs from the PR comments";
@@ -31,11 +29,11 @@ impl Switches {
         apply: true,
     };
 
-    /// The switches of the settings; the apply switch implies plan.
-    pub fn of(settings: &CommandSettings) -> Switches {
+    /// The switches of an integration's settings; the apply switch implies plan.
+    pub fn new(allow_plan: bool, allow_apply: bool) -> Switches {
         Switches {
-            plan: settings.allow_plan || settings.allow_apply,
-            apply: settings.allow_apply,
+            plan: allow_plan || allow_apply,
+            apply: allow_apply,
         }
     }
 }
@@ -97,4 +95,70 @@ fn command_list(prefix: &str, switches: Switches) -> String {
         (true, true) => {}
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_lists_what_the_switches_allow() {
+        let all = help("/scalr", Switches::ALL);
+        assert!(all.starts_with("**Pull request commands.**"), "{all}");
+        for line in [
+            "- `/scalr plan` plans the workspaces",
+            "- `/scalr apply` plans and applies them.",
+            "- `/scalr help` shows this help.",
+            "`/scalr plan -w \"my workspace\"`",
+        ] {
+            assert!(all.contains(line), "{line:?} missing:\n{all}");
+        }
+        assert!(!all.contains("turned off"), "{all}");
+
+        let plan_only = help("/scalr", Switches::new(true, false));
+        assert!(!plan_only.contains("`/scalr apply`"), "{plan_only}");
+        assert!(
+            plan_only.ends_with(&format!(
+                "The `apply` command is turned off: an administrator can turn on “{APPLY_SWITCH}”."
+            )),
+            "{plan_only}"
+        );
+
+        let none = help("/scalr", Switches::new(false, false));
+        assert!(!none.contains("`/scalr plan`"), "{none}");
+        assert!(!none.contains("-w NAME"), "{none}");
+        assert!(
+            none.contains(PLAN_SWITCH) && none.contains(APPLY_SWITCH),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn apply_implies_plan() {
+        assert_eq!(
+            Switches::new(false, true),
+            Switches {
+                plan: true,
+                apply: true
+            }
+        );
+        assert_eq!(Switches::new(true, true), Switches::ALL);
+    }
+
+    #[test]
+    fn denials_name_the_command_and_no_line_is_a_command() {
+        let text = denial("/scalr", "apply", "it is Sunday", Switches::ALL);
+        assert!(
+            text.starts_with("**`/scalr apply` did not run:** it is Sunday\n\n"),
+            "{text}"
+        );
+        let bare = denial("/scalr", "", "why", Switches::ALL);
+        assert!(bare.starts_with("**`/scalr` did not run:** why"), "{bare}");
+        for line in text.lines().chain(help("/scalr", Switches::ALL).lines()) {
+            assert!(
+                line.is_empty() || !line.trim_start().starts_with("/scalr"),
+                "{line:?}"
+            );
+        }
+    }
 }
