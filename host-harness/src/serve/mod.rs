@@ -1149,7 +1149,14 @@ fn process(shared: &Shared, key: &str) -> bool {
             JobAction::Reply {
                 markdown,
                 thread_id,
-            } => reply(shared, &integration, &job, markdown, thread_id.clone()),
+            } => reply(
+                shared,
+                &integration,
+                &job,
+                claimed.item.attempts,
+                markdown,
+                thread_id.clone(),
+            ),
             JobAction::Run { kind, workspaces } => {
                 run_job(shared, &integration, &mut claimed, *kind, workspaces)
             }
@@ -1237,6 +1244,7 @@ fn reply(
     shared: &Shared,
     integration: &Integration,
     job: &Job,
+    attempts: u32,
     markdown: &str,
     thread_id: Option<String>,
 ) -> Result<Step, Failure> {
@@ -1264,8 +1272,8 @@ fn reply(
             });
             Ok(Step::Done)
         }
-        Ok(Err(error)) => Err(provider_failure(shared, 0, &error)),
-        Err(error) => Err(call_failure(shared, 0, &error)),
+        Ok(Err(error)) => Err(provider_failure(shared, attempts, &error)),
+        Err(error) => Err(call_failure(shared, attempts, &error)),
     }
 }
 
@@ -1280,7 +1288,7 @@ fn run_job(
     let attempts = claimed.item.attempts;
     let name = job.describe();
     if claimed.item.stage == Stage::Queued {
-        set_statuses(shared, integration, &job, kind, workspaces, None)?;
+        set_statuses(shared, integration, &job, attempts, kind, workspaces, None)?;
         let request = RunRequest {
             idempotency_key: claimed.key.clone(),
             integration: job.integration.clone(),
@@ -1373,7 +1381,15 @@ fn run_job(
     if shared.stopping() {
         return Ok(Step::Stopped);
     }
-    set_statuses(shared, integration, &job, kind, workspaces, Some(&report))?;
+    set_statuses(
+        shared,
+        integration,
+        &job,
+        attempts,
+        kind,
+        workspaces,
+        Some(&report),
+    )?;
     Ok(Step::Done)
 }
 
@@ -1384,6 +1400,7 @@ fn set_statuses(
     shared: &Shared,
     integration: &Integration,
     job: &Job,
+    attempts: u32,
     kind: RunKind,
     workspaces: &[String],
     report: Option<&RunReportJson>,
@@ -1445,8 +1462,8 @@ fn set_statuses(
                 });
                 continue;
             }
-            Ok(Err(error)) => provider_failure(shared, 0, &error),
-            Err(error) => call_failure(shared, 0, &error),
+            Ok(Err(error)) => provider_failure(shared, attempts, &error),
+            Err(error) => call_failure(shared, attempts, &error),
         };
         match failure {
             Failure::Permanent(message) => shared.emit(Activity::Note {

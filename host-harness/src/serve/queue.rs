@@ -180,17 +180,15 @@ impl Queue {
                 report: None,
                 last_error: None,
             };
-            transaction.conditions.push(Condition {
-                namespace: QUEUE_NAMESPACE.into(),
-                key: key.clone(),
-                expected: None,
-            });
-            transaction.writes.push(Write {
-                namespace: QUEUE_NAMESPACE.into(),
-                key: key.clone(),
-                value: Some(encode(&item)?),
-                ttl: None,
-            });
+            transaction
+                .conditions
+                .push(require(QUEUE_NAMESPACE, key.clone(), None));
+            transaction.writes.push(put(
+                QUEUE_NAMESPACE,
+                key.clone(),
+                Some(encode(&item)?),
+                None,
+            ));
             keys.push(key);
         }
         Ok(keys)
@@ -221,24 +219,10 @@ impl Queue {
                 // An entry nobody can read would block its key forever: move it aside.
                 tracing::error!(key, %error, "unreadable queue entry; moving it to the dead letters");
                 let txn = Transaction {
-                    conditions: vec![Condition {
-                        namespace: QUEUE_NAMESPACE.into(),
-                        key: key.into(),
-                        expected: Some(stored.clone()),
-                    }],
+                    conditions: vec![require(QUEUE_NAMESPACE, key, Some(stored.clone()))],
                     writes: vec![
-                        Write {
-                            namespace: QUEUE_NAMESPACE.into(),
-                            key: key.into(),
-                            value: None,
-                            ttl: None,
-                        },
-                        Write {
-                            namespace: DEAD_NAMESPACE.into(),
-                            key: key.into(),
-                            value: Some(stored),
-                            ttl: Some(DEAD_TTL),
-                        },
+                        put(QUEUE_NAMESPACE, key, None, None),
+                        put(DEAD_NAMESPACE, key, Some(stored), Some(DEAD_TTL)),
                     ],
                 };
                 self.storage.commit(&txn)?;
@@ -261,31 +245,18 @@ impl Queue {
         let lock_key = held.job.serial_key();
         let txn = Transaction {
             conditions: vec![
-                Condition {
-                    namespace: QUEUE_NAMESPACE.into(),
-                    key: key.into(),
-                    expected: Some(stored),
-                },
+                require(QUEUE_NAMESPACE, key, Some(stored)),
                 // The lock expires with the lease, so a dead holder frees it.
-                Condition {
-                    namespace: LOCK_NAMESPACE.into(),
-                    key: lock_key.clone(),
-                    expected: None,
-                },
+                require(LOCK_NAMESPACE, lock_key.clone(), None),
             ],
             writes: vec![
-                Write {
-                    namespace: QUEUE_NAMESPACE.into(),
-                    key: key.into(),
-                    value: Some(new_bytes.clone()),
-                    ttl: None,
-                },
-                Write {
-                    namespace: LOCK_NAMESPACE.into(),
-                    key: lock_key,
-                    value: Some(key.as_bytes().to_vec()),
-                    ttl: Some(self.lease),
-                },
+                put(QUEUE_NAMESPACE, key, Some(new_bytes.clone()), None),
+                put(
+                    LOCK_NAMESPACE,
+                    lock_key,
+                    Some(key.as_bytes().to_vec()),
+                    Some(self.lease),
+                ),
             ],
         };
         if !self.storage.commit(&txn)? {
@@ -301,26 +272,26 @@ impl Queue {
     /// The conditions that prove we still hold `claimed`.
     fn held(&self, claimed: &Claimed) -> Vec<Condition> {
         vec![
-            Condition {
-                namespace: QUEUE_NAMESPACE.into(),
-                key: claimed.key.clone(),
-                expected: Some(claimed.stored.clone()),
-            },
-            Condition {
-                namespace: LOCK_NAMESPACE.into(),
-                key: claimed.item.job.serial_key(),
-                expected: Some(claimed.key.as_bytes().to_vec()),
-            },
+            require(
+                QUEUE_NAMESPACE,
+                claimed.key.clone(),
+                Some(claimed.stored.clone()),
+            ),
+            require(
+                LOCK_NAMESPACE,
+                claimed.item.job.serial_key(),
+                Some(claimed.key.as_bytes().to_vec()),
+            ),
         ]
     }
 
     fn lock_write(&self, claimed: &Claimed, keep: bool) -> Write {
-        Write {
-            namespace: LOCK_NAMESPACE.into(),
-            key: claimed.item.job.serial_key(),
-            value: keep.then(|| claimed.key.as_bytes().to_vec()),
-            ttl: keep.then_some(self.lease),
-        }
+        put(
+            LOCK_NAMESPACE,
+            claimed.item.job.serial_key(),
+            keep.then(|| claimed.key.as_bytes().to_vec()),
+            keep.then_some(self.lease),
+        )
     }
 
     /// Record progress and renew the lease. `false`: the entry is no longer ours (our
@@ -340,12 +311,12 @@ impl Queue {
         let txn = Transaction {
             conditions: self.held(claimed),
             writes: vec![
-                Write {
-                    namespace: QUEUE_NAMESPACE.into(),
-                    key: claimed.key.clone(),
-                    value: Some(bytes.clone()),
-                    ttl: None,
-                },
+                put(
+                    QUEUE_NAMESPACE,
+                    claimed.key.clone(),
+                    Some(bytes.clone()),
+                    None,
+                ),
                 self.lock_write(claimed, true),
             ],
         };
@@ -362,12 +333,7 @@ impl Queue {
         let txn = Transaction {
             conditions: self.held(claimed),
             writes: vec![
-                Write {
-                    namespace: QUEUE_NAMESPACE.into(),
-                    key: claimed.key.clone(),
-                    value: None,
-                    ttl: None,
-                },
+                put(QUEUE_NAMESPACE, claimed.key.clone(), None, None),
                 self.lock_write(claimed, false),
             ],
         };
@@ -394,12 +360,12 @@ impl Queue {
         let txn = Transaction {
             conditions: self.held(claimed),
             writes: vec![
-                Write {
-                    namespace: QUEUE_NAMESPACE.into(),
-                    key: claimed.key.clone(),
-                    value: Some(encode(&item)?),
-                    ttl: None,
-                },
+                put(
+                    QUEUE_NAMESPACE,
+                    claimed.key.clone(),
+                    Some(encode(&item)?),
+                    None,
+                ),
                 self.lock_write(claimed, false),
             ],
         };
@@ -414,18 +380,13 @@ impl Queue {
         let txn = Transaction {
             conditions: self.held(claimed),
             writes: vec![
-                Write {
-                    namespace: QUEUE_NAMESPACE.into(),
-                    key: claimed.key.clone(),
-                    value: None,
-                    ttl: None,
-                },
-                Write {
-                    namespace: DEAD_NAMESPACE.into(),
-                    key: claimed.key.clone(),
-                    value: Some(encode(&item)?),
-                    ttl: Some(DEAD_TTL),
-                },
+                put(QUEUE_NAMESPACE, claimed.key.clone(), None, None),
+                put(
+                    DEAD_NAMESPACE,
+                    claimed.key.clone(),
+                    Some(encode(&item)?),
+                    Some(DEAD_TTL),
+                ),
                 self.lock_write(claimed, false),
             ],
         };
@@ -443,6 +404,30 @@ impl Queue {
             }
         }
         Ok(out)
+    }
+}
+
+/// A write of a transaction (`None` deletes).
+fn put(
+    namespace: &str,
+    key: impl Into<String>,
+    value: Option<Vec<u8>>,
+    ttl: Option<Duration>,
+) -> Write {
+    Write {
+        namespace: namespace.into(),
+        key: key.into(),
+        value,
+        ttl,
+    }
+}
+
+/// A condition of a transaction (`None`: absent).
+fn require(namespace: &str, key: impl Into<String>, expected: Option<Vec<u8>>) -> Condition {
+    Condition {
+        namespace: namespace.into(),
+        key: key.into(),
+        expected,
     }
 }
 
