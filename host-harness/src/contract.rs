@@ -65,11 +65,7 @@ pub fn error_parts(error: &ProviderError) -> (&'static str, String) {
 /// The normalized event in the contract's snake_case JSON.
 pub fn event_json(event: &Event) -> Value {
     json!({
-        "kind": match event.kind {
-            EventKind::Push => "push",
-            EventKind::PullRequest => "pull_request",
-            EventKind::Comment => "comment",
-        },
+        "kind": kind_name(event.kind),
         "repository": repository_json(&event.repository),
         "push": event.push.as_ref().map(push_json),
         "action": event.action.map(action_name),
@@ -99,6 +95,23 @@ fn push_json(p: &PushEvent) -> Value {
         "after": p.after, "created": p.created, "deleted": p.deleted, "forced": p.forced,
         "pusher": p.pusher.as_ref().map(user_json), "commits": p.commits,
     })
+}
+
+/// The contract's name of an event kind.
+pub fn kind_name(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Push => "push",
+        EventKind::PullRequest => "pull_request",
+        EventKind::Comment => "comment",
+    }
+}
+
+/// The contract's name of a command decision.
+pub fn decision_name(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Allowed => "allowed",
+        Decision::Denied => "denied",
+    }
 }
 
 /// The contract's name of a pull-request action.
@@ -147,7 +160,7 @@ fn command_json(c: &CommandVerdict) -> Value {
         // `workspace` is the single target when there is exactly one; `workspaces` lists all.
         "workspace": if c.workspaces.len() == 1 { c.workspaces.first().cloned() } else { None },
         "workspaces": c.workspaces,
-        "decision": match c.decision { Decision::Allowed => "allowed", Decision::Denied => "denied" },
+        "decision": decision_name(c.decision),
         "reason": c.reason,
         "reply": c.reply,
     })

@@ -1003,22 +1003,21 @@ fn intake(
 }
 
 fn event_summary(event: &crate::bindings::exports::vcs::provider::webhooks::Event) -> String {
-    let mut text = crate::contract::event_json(event)["kind"]
-        .as_str()
-        .unwrap_or("event")
-        .to_string();
+    use crate::contract::{action_name, decision_name, kind_name};
+    let mut text = kind_name(event.kind).to_string();
     if let Some(action) = event.action {
-        text = format!("{text} {}", crate::contract::action_name(action));
+        text = format!("{text} {}", action_name(action));
     }
     if let Some(pr) = &event.pull_request {
         text = format!("{text} #{}", pr.number);
     }
     if let Some(command) = &event.command {
-        let decision = match command.decision {
-            crate::bindings::exports::vcs::provider::webhooks::Decision::Allowed => "allowed",
-            crate::bindings::exports::vcs::provider::webhooks::Decision::Denied => "denied",
-        };
-        text = format!("{text}: {} {decision} ({})", command.name, command.reason);
+        text = format!(
+            "{text}: {} {} ({})",
+            command.name,
+            decision_name(command.decision),
+            command.reason
+        );
     }
     text
 }
