@@ -1,8 +1,9 @@
 //! Builds the adversarial guest components (one per misbehaviour) into OUT_DIR and
-//! exports their paths to the tests, like wasmtime's test-programs artifacts.
+//! exports their paths to the tests, like wasmtime's test-programs artifacts, with the
+//! guests crate's build helper.
+#![allow(clippy::expect_used, clippy::panic)]
 
-#[path = "../host-harness/build_guest.rs"]
-mod build_guest;
+use vcs_guests::build as build_guest;
 
 use std::path::PathBuf;
 

@@ -15,14 +15,12 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::bindings::exports::vcs::provider::auth::{
-    AuthorizationRequest, Capability, CapabilityCheck, CheckOutcome, OauthApp, TokenSet,
-    ValidationReport,
-};
-use crate::bindings::vcs::provider::types::{Connection, User, WebhookAuth};
-use crate::error::{ProviderError, Result};
-use crate::host::{Host, Level, Method};
-use crate::rest::{self, Client};
+use crate::rest::Client;
+use provider_kit::auth::{Capability, CapabilityCheck, CheckOutcome, ValidationReport};
+use provider_kit::error::{ProviderError, Result};
+use provider_kit::host::{Host, Level, Method};
+use provider_kit::rest;
+use provider_kit::types::{Connection, User, WebhookAuth};
 
 /// The header GitHub carries the HMAC-SHA256 signature in.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -32,24 +30,9 @@ const NO_OAUTH: &str = "GitHub Apps and OAuth apps are not implemented in this v
      GitHub provider; connect with a fine-grained personal access token or an installation \
      token instead";
 
-/// Not implemented: see the module docs.
-pub fn authorization_url(_host: &impl Host, _app: &OauthApp) -> Result<AuthorizationRequest> {
-    Err(ProviderError::Unsupported(NO_OAUTH.into()))
-}
-
-/// Not implemented: see the module docs.
-pub fn exchange_code(
-    _host: &impl Host,
-    _app: &OauthApp,
-    _code: &str,
-    _state: &str,
-) -> Result<TokenSet> {
-    Err(ProviderError::Unsupported(NO_OAUTH.into()))
-}
-
-/// Not implemented: see the module docs.
-pub fn refresh_token(_host: &impl Host, _app: &OauthApp, _refresh_token: &str) -> Result<TokenSet> {
-    Err(ProviderError::Unsupported(NO_OAUTH.into()))
+/// What the OAuth functions answer: not implemented, see the module docs.
+pub fn no_oauth() -> ProviderError {
+    ProviderError::Unsupported(NO_OAUTH.into())
 }
 
 /// Verify a delivery's `X-Hub-Signature-256` against the shared secret.
@@ -176,7 +159,7 @@ pub fn validate(
             )),
             other => other,
         })?;
-    let answer: UserAnswer = rest::parse_json(&response, &url)?;
+    let answer: UserAnswer = rest::parse_json::<crate::GitHub, _>(&response, &url)?;
     let identity = User {
         id: answer.id.to_string(),
         unique_name: Some(answer.login),
@@ -294,47 +277,21 @@ fn summarize(base: &str, identity: &User, checks: &[CapabilityCheck], ok: bool) 
         (Some(name), None) => name.clone(),
         (None, None) => format!("user {}", identity.id),
     };
-    let mut text = format!("The token works at {base} and acts as {who}.");
-    if checks.is_empty() {
-        text.push_str(" No capability was required, so only the identity was checked.");
-    }
-    let granted: Vec<&str> = checks
-        .iter()
-        .filter(|c| matches!(c.outcome, CheckOutcome::Granted))
-        .map(|c| label(c.capability))
-        .collect();
-    if !granted.is_empty() {
-        text.push_str(&format!(" It can {}.", granted.join(", ")));
-    }
-    for check in checks {
-        match check.outcome {
-            CheckOutcome::Missing => text.push_str(&format!(
-                " Missing ({}): {}.",
-                label(check.capability),
-                check.message
-            )),
-            CheckOutcome::Unknown => text.push_str(&format!(
-                " Whether it can {} is unknown: {}.",
-                label(check.capability),
-                check.message
-            )),
-            CheckOutcome::Granted => {}
-        }
-    }
-    if ok {
-        text.push_str(" Everything required is granted.");
-    } else {
-        text.push_str(" Fix what is listed, then validate again.");
-    }
-    text
+    provider_kit::views::summarize_checks(
+        format!("The token works at {base} and acts as {who}."),
+        checks,
+        ok,
+        label,
+        |what, why| format!(" Whether it can {what} is unknown: {why}."),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::vcs::provider::types::{BasicCredentials, Credential};
-    use crate::error::message;
-    use crate::host::fake::FakeHost;
+    use provider_kit::error::message;
+    use provider_kit::fake::FakeHost;
+    use provider_kit::types::{BasicCredentials, Credential};
 
     const SECRET: &str = "conformance-secret";
 
@@ -508,8 +465,10 @@ mod tests {
 
     #[test]
     fn oauth_flows_are_unsupported_with_a_reason() {
+        use crate::GitHub;
+        use provider_kit::Provider;
         let host = FakeHost::default();
-        let app = OauthApp {
+        let app = provider_kit::auth::OauthApp {
             client_id: "c".into(),
             client_secret: "s".into(),
             redirect_uri: "https://example.com/cb".into(),
@@ -518,9 +477,9 @@ mod tests {
             options: vec![],
         };
         for result in [
-            authorization_url(&host, &app).map(|_| ()),
-            exchange_code(&host, &app, "code", "state").map(|_| ()),
-            refresh_token(&host, &app, "r").map(|_| ()),
+            GitHub::authorization_url(&host, &app).map(|_| ()),
+            GitHub::exchange_code(&host, &app, "code", "state").map(|_| ()),
+            GitHub::refresh_token(&host, &app, "r").map(|_| ()),
         ] {
             assert!(
                 matches!(result, Err(ProviderError::Unsupported(m)) if m.contains("not implemented"))

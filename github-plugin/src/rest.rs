@@ -13,9 +13,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::bindings::vcs::provider::types::{Connection, Credential};
-use crate::error::{ProviderError, RateLimit, Result, UpstreamError};
-use crate::host::{Host, Method, Request, Response};
+use provider_kit::error::{ProviderError, RateLimit, Result, UpstreamError};
+use provider_kit::host::{Host, Method, Response};
+use provider_kit::rest::{self, MAX_MESSAGE_CHARS, clip, header, redact_query};
+use provider_kit::types::{Connection, Credential};
+
+use crate::GitHub;
 
 /// The REST API version sent in `X-GitHub-Api-Version`.
 pub const API_VERSION: &str = "2022-11-28";
@@ -26,8 +29,8 @@ pub const ACCEPT: &str = "application/vnd.github+json";
 /// What the provider calls itself in `User-Agent`.
 pub const USER_AGENT: &str = concat!("vcs-provider-github/", env!("CARGO_PKG_VERSION"));
 
-/// Longest error text taken from an answer body, so a huge page never floods a message.
-const MAX_MESSAGE_CHARS: usize = 600;
+/// How messages name the connection's base URL.
+const BASE_URL: &str = "the API URL";
 
 /// An authenticated client for one GitHub API root.
 pub struct Client<'h, H: Host + ?Sized> {
@@ -76,26 +79,7 @@ impl<'h, H: Host + ?Sized> Client<'h, H> {
 
     /// An API URL under the root: each segment is percent-encoded, the query appended.
     pub fn api_url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url> {
-        let mut url = self.base.clone();
-        {
-            let mut path = url.path_segments_mut().map_err(|()| {
-                ProviderError::InvalidConfig(format!(
-                    "the API URL {} cannot carry a path",
-                    self.base
-                ))
-            })?;
-            path.pop_if_empty();
-            for segment in segments {
-                path.push(segment);
-            }
-        }
-        if !query.is_empty() {
-            let mut pairs = url.query_pairs_mut();
-            for (name, value) in query {
-                pairs.append_pair(name, value);
-            }
-        }
-        Ok(url)
+        rest::url_under(&self.base, segments, query, BASE_URL)
     }
 
     /// `repos/{owner}/{name}/{tail...}`.
@@ -114,43 +98,31 @@ impl<'h, H: Host + ?Sized> Client<'h, H> {
     /// GET a JSON document.
     pub fn get<T: DeserializeOwned>(&self, url: &Url) -> Result<T> {
         let response = self.send(Method::Get, url, None)?;
-        parse_json(&response, url)
+        rest::parse_json::<GitHub, T>(&response, url)
     }
 
     /// POST a JSON body and read a JSON answer.
     pub fn post<B: Serialize, T: DeserializeOwned>(&self, url: &Url, body: &B) -> Result<T> {
-        let response = self.send(Method::Post, url, Some(to_json(body)?))?;
-        parse_json(&response, url)
+        let response = self.send(Method::Post, url, Some(rest::to_json(body)?))?;
+        rest::parse_json::<GitHub, T>(&response, url)
     }
 
     /// PATCH a JSON body and read a JSON answer.
     pub fn patch<B: Serialize, T: DeserializeOwned>(&self, url: &Url, body: &B) -> Result<T> {
-        let response = self.send(Method::Patch, url, Some(to_json(body)?))?;
-        parse_json(&response, url)
+        let response = self.send(Method::Patch, url, Some(rest::to_json(body)?))?;
+        rest::parse_json::<GitHub, T>(&response, url)
     }
 
     /// Send a request and classify the answer: `Ok` only for a 2xx.
     pub fn send(&self, method: Method, url: &Url, body: Option<Vec<u8>>) -> Result<Response> {
-        let mut headers = vec![
+        let headers = vec![
             ("Accept".to_string(), ACCEPT.to_string()),
             ("X-GitHub-Api-Version".to_string(), API_VERSION.to_string()),
             ("User-Agent".to_string(), USER_AGENT.to_string()),
             ("Authorization".to_string(), self.authorization.clone()),
         ];
-        if body.is_some() {
-            headers.push((
-                "Content-Type".to_string(),
-                "application/json; charset=utf-8".to_string(),
-            ));
-        }
-        let request = Request {
-            method,
-            url: url.to_string(),
-            headers,
-            body,
-            timeout_ms: None,
-        };
-        let response = self.host.send(&request)?;
+        let request = rest::json_request(method, url, headers, body);
+        let response = rest::send::<GitHub>(self.host, &request)?;
         classify(response, url, self.host.now_unix())
     }
 }
@@ -158,59 +130,11 @@ impl<'h, H: Host + ?Sized> Client<'h, H> {
 /// Check an API root URL and normalize it: no user information, query or fragment, a
 /// trailing `/`.
 pub fn normalize_base_url(raw: &str) -> Result<Url> {
-    let mut url = Url::parse(raw.trim()).map_err(|e| {
-        ProviderError::InvalidConfig(format!("the API URL {raw:?} is not a valid URL ({e})"))
-    })?;
-    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(ProviderError::InvalidConfig(format!(
-            "the API URL {raw:?} must be an https:// URL such as https://api.github.com/ or \
-             https://github.example.com/api/v3/"
-        )));
-    }
-    // Setting these cannot fail on an http(s) URL with a host; ignore the unit errors.
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_query(None);
-    url.set_fragment(None);
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-fn to_json<B: Serialize>(body: &B) -> Result<Vec<u8>> {
-    serde_json::to_vec(body)
-        .map_err(|e| ProviderError::InvalidPayload(format!("could not encode the request: {e}")))
-}
-
-/// Decode a JSON success answer.
-pub fn parse_json<T: DeserializeOwned>(response: &Response, url: &Url) -> Result<T> {
-    serde_json::from_slice(&response.body).map_err(|e| {
-        ProviderError::Upstream(UpstreamError {
-            status: Some(response.status),
-            message: format!(
-                "GitHub answered {} with a document this provider does not understand ({e})",
-                redact_query(url)
-            ),
-        })
-    })
-}
-
-/// The first value of a header, by case-insensitive name.
-pub fn header<'r>(response: &'r Response, name: &str) -> Option<&'r str> {
-    response
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-}
-
-/// The URL without its query, for messages.
-fn redact_query(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.to_string()
+    rest::normalize_base_url(
+        raw,
+        BASE_URL,
+        "https://api.github.com/ or https://github.example.com/api/v3/",
+    )
 }
 
 /// Turn an answer into `Ok` (a 2xx) or the typed error a person can act on; `now` (epoch
@@ -226,7 +150,7 @@ pub fn classify(response: Response, url: &Url, now: u64) -> Result<Response> {
         Some(d) => format!("{text}: {d}"),
         None => text,
     };
-    let retry_after = header(&response, "retry-after").and_then(|v| v.parse::<u32>().ok());
+    let retry_after = rest::retry_after(&response);
     let exhausted = header(&response, "x-ratelimit-remaining") == Some("0");
     // GitHub signals both primary (remaining 0) and secondary (retry-after) limits with
     // 403 or 429; a plain 403 is a permission problem.
@@ -324,18 +248,11 @@ fn error_detail(body: &[u8]) -> Option<String> {
     Some(clip(&text, MAX_MESSAGE_CHARS))
 }
 
-fn clip(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
-        None => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::HttpError;
-    use crate::host::fake::FakeHost;
+    use provider_kit::fake::FakeHost;
+    use provider_kit::host::HttpError;
 
     fn connection(credential: Credential) -> Connection {
         Connection {
@@ -512,7 +429,7 @@ mod tests {
         ];
         for (status, headers, body, want, fragment) in cases {
             let err = classify_one(status, headers, body).unwrap_err();
-            let text = crate::error::message(&err);
+            let text = provider_kit::error::message(&err);
             assert_eq!(kind(&err), want, "status {status}: {text}");
             assert!(
                 text.contains(fragment),

@@ -11,15 +11,18 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::bindings::vcs::provider::types::{Connection, Credential};
-use crate::error::{ProviderError, RateLimit, Result, UpstreamError};
-use crate::host::{Host, Level, Method, Request, Response};
+use provider_kit::error::{ProviderError, RateLimit, Result, UpstreamError};
+use provider_kit::host::{Host, Level, Method, Response};
+use provider_kit::rest::{self, MAX_MESSAGE_CHARS, clip, header, redact_query};
+use provider_kit::types::{Connection, Credential};
+
+use crate::AzureDevOps;
 
 /// The REST API version used against Azure DevOps Services.
 pub const API_VERSION: &str = "7.1";
 
-/// Longest error text taken from an answer body, so a huge HTML page never floods a message.
-const MAX_MESSAGE_CHARS: usize = 600;
+/// How messages name the connection's base URL.
+const BASE_URL: &str = "the organization URL";
 
 /// An authenticated client for one organization or collection.
 pub struct Client<'h, H: Host + ?Sized> {
@@ -110,71 +113,37 @@ impl<'h, H: Host + ?Sized> Client<'h, H> {
     /// Like [`Client::api_url`] without `api-version`, for the few resources that take
     /// none (`_apis/connectionData`).
     pub fn unversioned_url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url> {
-        let mut url = self.base.clone();
-        {
-            let mut path = url.path_segments_mut().map_err(|()| {
-                ProviderError::InvalidConfig(format!(
-                    "the organization URL {} cannot carry a path",
-                    self.base
-                ))
-            })?;
-            path.pop_if_empty();
-            for segment in segments {
-                path.push(segment);
-            }
-        }
-        {
-            let mut pairs = url.query_pairs_mut();
-            for (name, value) in query {
-                pairs.append_pair(name, value);
-            }
-        }
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
-        Ok(url)
+        rest::url_under(&self.base, segments, query, BASE_URL)
     }
 
     /// GET a JSON document.
     pub fn get<T: DeserializeOwned>(&self, url: &Url) -> Result<T> {
         let response = self.send(Method::Get, url, None)?;
-        parse_json(&response, url)
+        rest::parse_json::<AzureDevOps, T>(&response, url)
     }
 
     /// POST a JSON body and read a JSON answer.
     pub fn post<B: Serialize, T: DeserializeOwned>(&self, url: &Url, body: &B) -> Result<T> {
-        let response = self.send(Method::Post, url, Some(to_json(body)?))?;
-        parse_json(&response, url)
+        let response = self.send(Method::Post, url, Some(rest::to_json(body)?))?;
+        rest::parse_json::<AzureDevOps, T>(&response, url)
     }
 
     /// PATCH a JSON body and read a JSON answer.
     pub fn patch<B: Serialize, T: DeserializeOwned>(&self, url: &Url, body: &B) -> Result<T> {
-        let response = self.send(Method::Patch, url, Some(to_json(body)?))?;
-        parse_json(&response, url)
+        let response = self.send(Method::Patch, url, Some(rest::to_json(body)?))?;
+        rest::parse_json::<AzureDevOps, T>(&response, url)
     }
 
     /// Send a request and classify the answer: `Ok` only for a genuine JSON success.
     pub fn send(&self, method: Method, url: &Url, body: Option<Vec<u8>>) -> Result<Response> {
-        let mut headers = vec![
+        let headers = vec![
             ("Accept".to_string(), "application/json".to_string()),
             // Ask for a 401 instead of a redirect to the sign-in page.
             ("X-TFS-FedAuthRedirect".to_string(), "Suppress".to_string()),
             ("Authorization".to_string(), self.authorization.clone()),
         ];
-        if body.is_some() {
-            headers.push((
-                "Content-Type".to_string(),
-                "application/json; charset=utf-8".to_string(),
-            ));
-        }
-        let request = Request {
-            method,
-            url: url.to_string(),
-            headers,
-            body,
-            timeout_ms: None,
-        };
-        let response = self.host.send(&request)?;
+        let request = rest::json_request(method, url, headers, body);
+        let response = rest::send::<AzureDevOps>(self.host, &request)?;
         if let Some(seconds) = header(&response, "retry-after") {
             // Azure DevOps sends Retry-After on successful answers when the identity
             // nears its limit; tell the host so it can slow down.
@@ -196,61 +165,7 @@ impl<'h, H: Host + ?Sized> Client<'h, H> {
 /// Check an organization or collection URL and normalize it: no user information (it
 /// breaks authenticated calls), no query or fragment, a trailing `/`.
 pub fn normalize_base_url(raw: &str) -> Result<Url> {
-    let mut url = Url::parse(raw.trim()).map_err(|e| {
-        ProviderError::InvalidConfig(format!(
-            "the organization URL {raw:?} is not a valid URL ({e})"
-        ))
-    })?;
-    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(ProviderError::InvalidConfig(format!(
-            "the organization URL {raw:?} must be an https:// URL such as https://dev.azure.com/contoso/"
-        )));
-    }
-    // Setting these cannot fail on an http(s) URL with a host; ignore the unit errors.
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_query(None);
-    url.set_fragment(None);
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-fn to_json<B: Serialize>(body: &B) -> Result<Vec<u8>> {
-    serde_json::to_vec(body)
-        .map_err(|e| ProviderError::InvalidPayload(format!("could not encode the request: {e}")))
-}
-
-/// Decode a JSON success answer.
-pub fn parse_json<T: DeserializeOwned>(response: &Response, url: &Url) -> Result<T> {
-    serde_json::from_slice(&response.body).map_err(|e| {
-        ProviderError::Upstream(UpstreamError {
-            status: Some(response.status),
-            message: format!(
-                "Azure DevOps answered {} with a document this provider does not understand ({e})",
-                redact_query(url)
-            ),
-        })
-    })
-}
-
-/// The first value of a header, by case-insensitive name.
-pub fn header<'r>(response: &'r Response, name: &str) -> Option<&'r str> {
-    response
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-}
-
-/// The URL without its query, for messages (queries may carry ids but never secrets;
-/// this keeps messages short).
-fn redact_query(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.to_string()
+    rest::normalize_base_url(raw, BASE_URL, "https://dev.azure.com/contoso/")
 }
 
 /// Turn an answer into `Ok` (a JSON success) or the typed error a person can act on.
@@ -330,7 +245,7 @@ pub fn classify(response: Response, url: &Url) -> Result<Response> {
             "Azure DevOps reported a conflict at {where_} (HTTP {status})"
         ))),
         429 => {
-            let retry_after = header(&response, "retry-after").and_then(|v| v.parse::<u32>().ok());
+            let retry_after = rest::retry_after(&response);
             ProviderError::RateLimited(RateLimit {
                 retry_after_seconds: retry_after,
                 message: with_detail(format!(
@@ -381,18 +296,11 @@ fn error_detail(body: &[u8], looks_html: bool) -> Option<String> {
     Some(clip(&text, MAX_MESSAGE_CHARS))
 }
 
-fn clip(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
-        None => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::HttpError;
-    use crate::host::fake::FakeHost;
+    use provider_kit::fake::FakeHost;
+    use provider_kit::host::HttpError;
 
     fn connection(credential: Credential) -> Connection {
         Connection {
@@ -659,7 +567,7 @@ mod tests {
                 ProviderError::Upstream(_) => "upstream",
                 _ => "other",
             };
-            let text = crate::error::message(&err);
+            let text = provider_kit::error::message(&err);
             assert_eq!(got_kind, kind, "status {status}: {text}");
             assert!(
                 text.contains(fragment),
@@ -683,7 +591,7 @@ mod tests {
     fn long_error_bodies_are_clipped() {
         let body = format!(r#"{{"message":"{}"}}"#, "é".repeat(5000));
         let err = classify_one(500, &[], &body).unwrap_err();
-        assert!(crate::error::message(&err).chars().count() < MAX_MESSAGE_CHARS + 100);
+        assert!(provider_kit::error::message(&err).chars().count() < MAX_MESSAGE_CHARS + 100);
     }
 
     #[test]

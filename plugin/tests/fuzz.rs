@@ -9,13 +9,23 @@
 //! out of the field names Azure DevOps uses. The unit tests' byte mutations and the
 //! command proptests cover the rest; this adds volume and shapes they do not reach.
 
+// A test crate: helpers outside `#[test]` functions may panic too (clippy.toml allows it
+// only inside them).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::time::{Duration, Instant};
 
-use azure_devops_provider::bindings::exports::vcs::provider::webhooks::Delivery;
-use azure_devops_provider::bindings::vcs::provider::types::{
-    CommandSettings, IntegrationSettings, Workspace,
-};
-use azure_devops_provider::host::memory::MemoryHost;
+use azure_devops_provider::AzureDevOps;
+use provider_kit::Provider;
+use provider_kit::host::MemoryHost;
+use provider_kit::testing::fixtures;
+use provider_kit::types::{CommandSettings, IntegrationSettings};
+use provider_kit::webhooks::Delivery;
 use serde_json::{Map, Value, json};
 
 /// xorshift64*: small, seedable, good enough to pick mutations.
@@ -231,26 +241,19 @@ fn fixtures() -> Vec<Value> {
 }
 
 fn settings() -> IntegrationSettings {
+    let base = fixtures::integration_settings(
+        "fuzz",
+        "https://dev.azure.com/contoso/",
+        "b07b07b0-0000-4000-8000-000000000000",
+        true,
+    );
     IntegrationSettings {
-        id: "fuzz".into(),
-        base_url: "https://dev.azure.com/contoso/".into(),
         commands: CommandSettings {
-            prefix: "/scalr".into(),
-            allow_plan: true,
-            allow_apply: true,
-            bot_user_id: Some("b07b07b0-0000-4000-8000-000000000000".into()),
-            run_edited_comments: false,
-            allowed_users: vec![],
             require_approval_for_apply: true,
             require_mergeable_for_apply: true,
+            ..base.commands
         },
-        workspaces: vec![Workspace {
-            name: "prod".into(),
-            vcs_dry_runs: true,
-            directory: None,
-            branch: None,
-        }],
-        options: vec![],
+        ..base
     }
 }
 
@@ -374,7 +377,7 @@ fn the_command_parser_survives_random_comment_bodies() {
         }
         let prefix = *rng.pick(&prefixes);
         let outcome =
-            std::panic::catch_unwind(|| azure_devops_provider::commands::parse(&body, prefix));
+            std::panic::catch_unwind(|| AzureDevOps::parse(&MemoryHost::new(), &body, prefix));
         match outcome {
             Ok(result) => parsed += u64::from(result.is_ok()),
             Err(_) => panic!(

@@ -1,6 +1,35 @@
 //! Finding and parsing the one command line of a comment.
 //!
-//! The rules (the module docs of each provider's `commands` module list them for users):
+//! # What a command looks like
+//!
+//! ```text
+//! /scalr plan
+//! /scalr apply -w prod --workspace "shared network" --workspace=dns
+//! /scalr help
+//! ```
+//!
+//! - The prefix comes from the settings (`/scalr` by default on the platform); an empty
+//!   prefix, or one with spaces or backticks, is an `invalid-config` error.
+//! - A command line *starts* with the prefix as a whole word, after optional whitespace
+//!   and backticks (`` `/scalr plan` `` works). `run /scalr plan later` is a mention, not
+//!   a command, and so is `/scalrplan`. The prefix and the command word are
+//!   case-insensitive (`/SCALR PLAN` plans); workspace names keep their case.
+//! - The command may stand on any line, but a comment holds one command: two command
+//!   lines are refused with a reply.
+//! - Lines inside fenced code blocks and quoted lines (`> /scalr plan`) are never
+//!   commands: people quote help text and earlier comments.
+//! - HTML character references (`&quot;`, `&#39;`, `&nbsp;`, ...) are decoded first:
+//!   Azure DevOps escapes comment text this way, so every provider reads a comment alike.
+//! - `-w NAME`, `--workspace NAME`, `--workspace=NAME` (also `-w=NAME`) pick workspaces;
+//!   several are allowed and deduplicated in order; quote names with spaces (`"`, `'` or
+//!   typographic quotes). Without one, the command targets every eligible workspace.
+//! - The bare prefix, `help`, `-h`, `--help` and `?` ask for help; so does `-h` after a
+//!   command.
+//! - Unknown commands, options and stray words are `invalid`, with a Markdown reply that
+//!   lists what is allowed and suggests the nearest command or option ("did you mean").
+//!
+//! # How the parser reads them
+//!
 //! - HTML character references are decoded first, in one pass (`&amp;lt;` stays `&lt;`):
 //!   Azure DevOps escapes comment text this way, and GitHub renders such references.
 //! - Lines inside fenced code blocks (```` ``` ```` or `~~~`) and quoted lines (`>`) are

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::kit_error::{Error, Result};
 
 /// Deepest nesting accepted. Real payloads stay under 10 levels; the limit keeps a
 /// hostile body from exhausting the (small, fixed) wasm stack in the parser.

@@ -10,7 +10,7 @@
 //! The report types borrow from the provider's own records (WIT types), so the outputs,
 //! which can be megabytes, are never copied before they are split.
 
-use crate::error::{Error, Result};
+use crate::kit_error::{Error, Result};
 use crate::split::{self, CommentLimit, Document, Section};
 
 /// Whether a run planned or applied.

@@ -18,7 +18,7 @@
 //! scan goes (each leading byte starts one character), so the work is linear in the size
 //! of the outputs.
 
-use crate::error::{Error, Result};
+use crate::kit_error::{Error, Result};
 
 /// The hidden marker's opening; the rest names the workspace set and the part.
 pub const MARKER_PREFIX: &str = "<!-- scalr:run workspace-set=";
@@ -580,6 +580,7 @@ fn write_piece(body: &mut String, section: &Section<'_>, piece: &Piece) {
 }
 
 #[cfg(test)]
+/// Limits and output checks the splitter's and the renderer's tests share.
 pub mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -1,20 +1,34 @@
-//! Shared helpers of the integration tests: the paths of the guest components that
-//! `build.rs` builds, and one process-wide runtime so the components compile once.
+//! Shared helpers of the integration tests: the paths of the guest components (the
+//! providers from the guests crate, the hostile ones from `build.rs`), and one
+//! process-wide runtime so the components compile once.
+// Test helpers: a failing helper is a failing test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::sync::{Arc, OnceLock};
 
-use host_harness::http::{HttpBackend, HttpConfig, LiveHttp};
-use host_harness::limits::Limits;
-use host_harness::storage::{MemoryStorage, Storage};
-use host_harness::{CallContext, HostConfig, Provider, Runtime};
+use vcs_host::Limits;
+use vcs_host::http::{HttpBackend, HttpConfig, LiveHttp};
+use vcs_host::storage::{KvStore, MemoryStorage};
+use vcs_host::{CallContext, HostConfig, Provider, Runtime};
+
+pub mod serve_story;
 
 /// Paths of the adversarial guest components.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }
 
-/// The Azure DevOps provider built by host-harness' build script.
-pub const AZURE_DEVOPS: &str = host_harness::AZURE_DEVOPS_PROVIDER_WASM;
+/// The Azure DevOps provider built by the guests crate.
+pub const AZURE_DEVOPS: &str = vcs_guests::AZURE_DEVOPS_PROVIDER;
+
+/// The GitHub provider built by the guests crate.
+pub const GITHUB: &str = vcs_guests::GITHUB_PROVIDER;
 
 /// Limits tight enough that misbehaving guests are stopped quickly in tests.
 pub fn test_limits() -> Limits {
@@ -48,21 +62,57 @@ pub fn load(path: &str) -> Provider {
         .unwrap_or_else(|e| panic!("load {path}: {e}"))
 }
 
-/// A call context with in-memory storage and the default (production) egress policy.
+/// The production egress policy of the Azure DevOps provider: the hosts its manifest
+/// names, nothing else.
+pub fn azure_devops_egress() -> HttpConfig {
+    let info = vcs_host::ProviderInfo::for_component_file(std::path::Path::new(AZURE_DEVOPS))
+        .expect("the Azure DevOps provider's manifest");
+    HttpConfig {
+        allow_hosts: info.default_allow_hosts,
+        ..HttpConfig::default()
+    }
+}
+
+/// A call context with in-memory storage and the Azure DevOps provider's production
+/// egress policy.
 pub fn context(integration: &str) -> CallContext {
     context_with(
         integration,
         Arc::new(MemoryStorage::default()),
-        HttpConfig::default(),
+        azure_devops_egress(),
     )
 }
 
 /// A call context over the given storage and HTTP policy.
-pub fn context_with(integration: &str, storage: Arc<dyn Storage>, http: HttpConfig) -> CallContext {
+pub fn context_with(integration: &str, storage: Arc<dyn KvStore>, http: HttpConfig) -> CallContext {
     let http: Arc<dyn HttpBackend> = Arc::new(LiveHttp::new(http));
-    CallContext {
-        integration: integration.to_string(),
-        http,
-        storage,
+    CallContext::new(integration, http, storage)
+}
+
+/// A delivery pipeline with its call context that answers contract lines, as the
+/// `webhook` verb prints them.
+pub struct LinePipeline {
+    /// The pipeline.
+    pub pipeline: vcs_host::DeliveryPipeline,
+    /// The context of its calls.
+    pub context: CallContext,
+}
+
+impl LinePipeline {
+    /// The pipeline of `config` through `provider`, calling with `context`.
+    pub fn new(
+        provider: &Provider,
+        config: &vcs_host::IntegrationConfig,
+        context: CallContext,
+    ) -> Self {
+        Self {
+            pipeline: vcs_host::DeliveryPipeline::new(provider, config).expect("pipeline"),
+            context,
+        }
+    }
+
+    /// One delivery, as its contract line.
+    pub fn process(&self, delivery: &vcs_host::RecordedDelivery) -> serde_json::Value {
+        vcs_host::json::outcome_line(&self.pipeline.process(&self.context, delivery))
     }
 }

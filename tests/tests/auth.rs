@@ -12,23 +12,32 @@
 //! `fixtures/cassettes/auth/` (the form's credential fields are `[redacted]` there: the
 //! replayer scrubs both sides alike).
 
+// A failing test is the point: tests may unwrap, expect, panic and index.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use host_harness::bindings::exports::vcs::provider::auth::{
-    AuthorizationRequest, Capability, CheckOutcome, OauthApp, TokenSet, ValidationReport,
-};
-use host_harness::bindings::vcs::provider::types::{Connection, Credential, ProviderError};
-use host_harness::http::{
+use provider_tests::{AZURE_DEVOPS, context_with, load};
+use vcs_host::http::{
     HttpBackend, HttpConfig, HttpError, InboundResponse, Method, OutboundRequest, Recorder,
     Replayer,
 };
-use host_harness::storage::{MemoryStorage, Storage};
-use host_harness::{CallContext, Provider};
-use provider_tests::{AZURE_DEVOPS, context_with, load};
+use vcs_host::storage::{KvStore, MemoryStorage};
+use vcs_host::types::{
+    AuthorizationRequest, Capability, CheckOutcome, OauthApp, TokenSet, ValidationReport,
+};
+use vcs_host::types::{Connection, Credential, ProviderError};
+use vcs_host::{CallContext, Provider};
+use vcs_host_store::TxStore;
 
 const INTEGRATION: &str = "integration-auth";
 const TENANT: &str = "contoso.onmicrosoft.com";
@@ -258,18 +267,12 @@ fn pat() -> Credential {
 }
 
 fn context(http: Arc<dyn HttpBackend>, storage: Arc<MemoryStorage>) -> CallContext {
-    CallContext {
-        integration: INTEGRATION.into(),
-        http,
-        storage,
-    }
+    CallContext::new(INTEGRATION, http, storage)
 }
 
 fn authorize(provider: &Provider, ctx: &CallContext, app: &OauthApp) -> AuthorizationRequest {
     provider
-        .call(ctx, |p, store| {
-            p.vcs_provider_auth().call_authorization_url(store, app)
-        })
+        .authorization_url(ctx, app)
         .expect("call")
         .expect("authorization-url")
 }
@@ -281,12 +284,7 @@ fn exchange(
     code: &str,
     state: &str,
 ) -> Result<TokenSet, ProviderError> {
-    provider
-        .call(ctx, |p, store| {
-            p.vcs_provider_auth()
-                .call_exchange_code(store, app, code, state)
-        })
-        .expect("call")
+    provider.exchange_code(ctx, app, code, state).expect("call")
 }
 
 fn refresh(
@@ -295,11 +293,7 @@ fn refresh(
     app: &OauthApp,
     token: &str,
 ) -> Result<TokenSet, ProviderError> {
-    provider
-        .call(ctx, |p, store| {
-            p.vcs_provider_auth().call_refresh_token(store, app, token)
-        })
-        .expect("call")
+    provider.refresh_token(ctx, app, token).expect("call")
 }
 
 fn validate(
@@ -308,11 +302,7 @@ fn validate(
     conn: &Connection,
     required: &[Capability],
 ) -> Result<ValidationReport, ProviderError> {
-    provider
-        .call(ctx, |p, store| {
-            p.vcs_provider_auth().call_validate(store, conn, required)
-        })
-        .expect("call")
+    provider.validate(ctx, conn, required).expect("call")
 }
 
 fn kind(error: &ProviderError) -> &'static str {

@@ -1,19 +1,28 @@
 //! Comment commands through the Azure DevOps component: the shared parsing table, and
 //! one test per authorization rule.
 
+// A failing test is the point: tests may unwrap, expect, panic and index.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::sync::{Arc, Mutex};
 
-use host_harness::bindings::exports::vcs::provider::commands::{CommandRequest, ParsedCommand};
-use host_harness::bindings::exports::vcs::provider::webhooks::{
-    CommandVerdict, Comment, CommentState, Decision, PullRequest, PullRequestStatus,
-};
-use host_harness::bindings::vcs::provider::types::{
+use provider_tests::{AZURE_DEVOPS, load};
+use vcs_host::http::{HttpBackend, HttpError, InboundResponse, OutboundRequest};
+use vcs_host::storage::MemoryStorage;
+use vcs_host::types::{CommandRequest, ParsedCommand};
+use vcs_host::types::{
     CommandSettings, Connection, Credential, PullRequestRef, Repository, User, Workspace,
 };
-use host_harness::http::{HttpBackend, HttpError, InboundResponse, OutboundRequest};
-use host_harness::storage::{MemoryStorage, Storage};
-use host_harness::{CallContext, Provider};
-use provider_tests::{AZURE_DEVOPS, load};
+use vcs_host::types::{
+    CommandVerdict, Comment, CommentState, Decision, PullRequest, PullRequestStatus,
+};
+use vcs_host::{CallContext, Provider};
+use vcs_host_store::TxStore;
 
 const BOT: &str = "9c8b7a65-4321-4fed-ba98-76543210fedc";
 const REVIEWER: &str = "a1b2c3d4-0000-4a5b-8c7d-112233445566";
@@ -38,12 +47,7 @@ fn the_parsing_table_holds_through_the_component() {
     let ctx = provider_tests::context("commands");
     for case in cases {
         let body = case["body"].as_str().unwrap();
-        let parsed = provider
-            .call(&ctx, |p, store| {
-                p.vcs_provider_commands().call_parse(store, body, prefix)
-            })
-            .unwrap()
-            .unwrap();
+        let parsed = provider.parse_command(&ctx, body, prefix).unwrap().unwrap();
         let names = || -> Vec<String> {
             case["workspaces"]
                 .as_array()
@@ -70,10 +74,7 @@ fn the_parsing_table_holds_through_the_component() {
     }
     // An unusable prefix is a configuration error, not a trap.
     let err = provider
-        .call(&ctx, |p, store| {
-            p.vcs_provider_commands()
-                .call_parse(store, "/scalr plan", "  ")
-        })
+        .parse_command(&ctx, "/scalr plan", "  ")
         .unwrap()
         .unwrap_err();
     assert!(format!("{err:?}").contains("InvalidConfig"), "{err:?}");
@@ -162,15 +163,7 @@ fn authorize_with(
     request: &CommandRequest,
 ) -> CommandVerdict {
     provider()
-        .call(ctx, |p, store| {
-            p.vcs_provider_commands().call_authorize(
-                store,
-                settings,
-                &workspaces(),
-                connection,
-                request,
-            )
-        })
+        .authorize_command(ctx, settings, &workspaces(), connection, request)
         .unwrap()
         .unwrap()
 }
@@ -305,7 +298,7 @@ fn closed_completed_or_abandoned_pull_requests_run_nothing() {
 
 #[test]
 fn a_comment_runs_once_even_when_delivered_again() {
-    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::default());
+    let storage: Arc<dyn TxStore> = Arc::new(MemoryStorage::default());
     let ctx = provider_tests::context_with("once", storage, Default::default());
     let s = settings(true, true);
     let r = request("/scalr apply");
@@ -365,11 +358,11 @@ fn scripted(
         ),
         asked: Mutex::new(vec![]),
     });
-    let ctx = CallContext {
-        integration: "apply-rules".into(),
-        http: backend.clone(),
-        storage: Arc::new(MemoryStorage::default()),
-    };
+    let ctx = CallContext::new(
+        "apply-rules",
+        backend.clone(),
+        Arc::new(MemoryStorage::default()),
+    );
     (ctx, backend)
 }
 

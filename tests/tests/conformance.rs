@@ -1,16 +1,23 @@
 //! The conformance suite judges providers: the Azure DevOps provider passes it, broken
 //! providers and wrong expectations fail it with a reason a person can act on.
 
+// A failing test is the point: tests may unwrap, expect, panic and index.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::{Path, PathBuf};
 
-use host_harness::conformance;
 use provider_tests::{AZURE_DEVOPS, guests, runtime};
 
 fn pack() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/azure-devops")
 }
 
-fn failures(report: &conformance::Report) -> Vec<String> {
+fn failures(report: &vcs_host_conformance::Report) -> Vec<String> {
     report
         .checks
         .iter()
@@ -20,7 +27,7 @@ fn failures(report: &conformance::Report) -> Vec<String> {
 
 #[test]
 fn the_azure_devops_provider_passes() {
-    let report = conformance::run(runtime(), Path::new(AZURE_DEVOPS), Some(&pack()));
+    let report = vcs_host_conformance::run(runtime(), Path::new(AZURE_DEVOPS), Some(&pack()));
     assert!(report.passed(), "{}", report.table());
     let groups: Vec<&str> = report.checks.iter().map(|c| c.group).collect();
     for group in ["load", "robustness", "behaviour", "invariant"] {
@@ -35,7 +42,7 @@ fn the_azure_devops_provider_passes() {
 
 #[test]
 fn a_looping_provider_fails_robustness_with_the_reason() {
-    let report = conformance::run(runtime(), Path::new(guests::LOOP_FOREVER), None);
+    let report = vcs_host_conformance::run(runtime(), Path::new(guests::LOOP_FOREVER), None);
     assert!(!report.passed());
     let failed = failures(&report);
     assert!(
@@ -47,7 +54,7 @@ fn a_looping_provider_fails_robustness_with_the_reason() {
 
 #[test]
 fn a_panicking_provider_fails_with_its_panic_message() {
-    let report = conformance::run(runtime(), Path::new(guests::PANIC), None);
+    let report = vcs_host_conformance::run(runtime(), Path::new(guests::PANIC), None);
     let failed = failures(&report).join("\n");
     assert!(
         failed.contains("hostile provider panicked on purpose"),
@@ -58,7 +65,7 @@ fn a_panicking_provider_fails_with_its_panic_message() {
 
 #[test]
 fn a_provider_importing_sockets_fails_the_load_checks() {
-    let report = conformance::run(runtime(), Path::new(guests::SOCKETS), None);
+    let report = vcs_host_conformance::run(runtime(), Path::new(guests::SOCKETS), None);
     assert!(!report.passed());
     let table = report.table();
     assert!(
@@ -94,7 +101,7 @@ fn a_wrong_expectation_in_the_pack_fails_with_a_diff() {
     .unwrap();
     std::fs::write(work.path().join("pack.toml"), "scenarios = [\"story\"]\n").unwrap();
 
-    let report = conformance::run(runtime(), Path::new(AZURE_DEVOPS), Some(work.path()));
+    let report = vcs_host_conformance::run(runtime(), Path::new(AZURE_DEVOPS), Some(work.path()));
     assert!(!report.passed());
     let failed = failures(&report).join("\n");
     assert!(
@@ -110,9 +117,9 @@ fn a_wrong_expectation_in_the_pack_fails_with_a_diff() {
 #[test]
 fn the_github_provider_passes_with_no_change_to_the_contract_or_the_host() {
     let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/github");
-    let report = conformance::run(
+    let report = vcs_host_conformance::run(
         runtime(),
-        Path::new(host_harness::GITHUB_PROVIDER_WASM),
+        Path::new(vcs_guests::GITHUB_PROVIDER),
         Some(&pack),
     );
     assert!(report.passed(), "{}", report.table());

@@ -1,20 +1,25 @@
 //! The host's sandbox: load checks, limits, egress, and that the host keeps serving
 //! after a guest misbehaves. Every test goes through real components.
 
+// A failing test is the point: tests may unwrap, expect, panic and index.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use host_harness::bindings::exports::vcs::provider::comments::LengthUnit;
-use host_harness::bindings::exports::vcs::provider::webhooks::{
-    Delivery, HandledDelivery, Outcome,
-};
-use host_harness::bindings::vcs::provider::types::{
-    CommandSettings, IntegrationSettings, ProviderError,
-};
-use host_harness::storage::{MemoryStorage, Storage};
-use host_harness::{CallContext, CallError, LoadError, Provider};
 use provider_tests::{AZURE_DEVOPS, context, guests, load, runtime, test_limits};
+use vcs_host::storage::MemoryStorage;
+use vcs_host::types::LengthUnit;
+use vcs_host::types::{CommandSettings, IntegrationSettings, ProviderError};
+use vcs_host::types::{Delivery, HandledDelivery, Outcome};
+use vcs_host::{CallContext, CallError, LoadError, Provider};
+use vcs_host_store::TxStore;
 
 fn settings() -> IntegrationSettings {
     IntegrationSettings {
@@ -48,10 +53,7 @@ fn deliver(
             .collect(),
         body: body.as_bytes().to_vec(),
     };
-    provider.call(ctx, |p, store| {
-        p.vcs_provider_webhooks()
-            .call_handle_delivery(store, &settings(), None, &delivery)
-    })
+    provider.handle_delivery(ctx, &settings(), None, &delivery)
 }
 
 /// After any misbehaviour, the same runtime still serves a well-behaved provider.
@@ -67,18 +69,14 @@ fn assert_host_still_serves() {
         "{handled:?}"
     );
     let azure = load(AZURE_DEVOPS);
-    let limits = azure
-        .call(&ctx, |p, store| {
-            p.vcs_provider_comments().call_limits(store)
-        })
-        .expect("limits");
+    let limits = azure.comment_limits(&ctx).expect("limits");
     assert_eq!(limits.max_length, 150_000);
 }
 
 #[test]
 fn the_azure_devops_provider_loads_and_answers() {
     let provider = load(AZURE_DEVOPS);
-    let info = provider.info();
+    let info = provider.component();
     for iface in ["auth", "webhooks", "comments", "commands"] {
         let name = format!("vcs:provider/{iface}@0.1.0");
         assert!(
@@ -100,11 +98,7 @@ fn the_azure_devops_provider_loads_and_answers() {
     );
 
     let ctx = context("integration-1");
-    let limits = provider
-        .call(&ctx, |p, store| {
-            p.vcs_provider_comments().call_limits(store)
-        })
-        .unwrap();
+    let limits = provider.comment_limits(&ctx).unwrap();
     assert_eq!(limits.max_length, 150_000);
     assert!(matches!(limits.unit, LengthUnit::Utf16CodeUnits));
 
@@ -232,8 +226,8 @@ fn files_that_are_not_components_are_rejected_clearly() {
 #[test]
 fn storage_is_namespaced_per_integration_through_the_component() {
     let probe = load(guests::MINIMAL);
-    let shared: Arc<dyn Storage> = Arc::new(MemoryStorage::default());
-    let http = host_harness::http::HttpConfig::default();
+    let shared: Arc<dyn TxStore> = Arc::new(MemoryStorage::default());
+    let http = vcs_host::http::HttpConfig::default();
     let tenant_a = provider_tests::context_with("tenant-a", shared.clone(), http.clone());
     let tenant_b = provider_tests::context_with("tenant-b", shared.clone(), http);
 

@@ -2,16 +2,24 @@
 //! is answered 500 (Azure DevOps retries later), counted in `/metrics`, and holds up
 //! neither the other deliveries nor the health check.
 
+// A failing test is the point: tests may unwrap, expect, panic and index.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use host_harness::config::IntegrationConfig;
-use host_harness::serve::executor::RecordedExecutor;
-use host_harness::serve::{RunningServer, ServeSettings, Server, ServerOptions};
-use host_harness::storage::MemoryStorage;
-use host_harness::{HostConfig, Runtime};
 use provider_tests::{guests, test_limits};
+use vcs_host::IntegrationConfig;
+use vcs_host::storage::MemoryStorage;
+use vcs_host::{HostConfig, Runtime};
+use vcs_host_serve::RecordedExecutor;
+use vcs_host_serve::{ProviderSet, RunningServer, ServeSettings, Server, ServerOptions};
 
 fn serve(component: &str) -> RunningServer {
     let runtime = Arc::new(
@@ -26,13 +34,12 @@ fn serve(component: &str) -> RunningServer {
     );
     let provider = runtime.load(Path::new(component)).unwrap();
     Server::new(ServerOptions {
-        runtime,
-        provider,
+        providers: ProviderSet::new(runtime).with_provider(provider),
         storage: Arc::new(MemoryStorage::new()),
         executor: Arc::new(RecordedExecutor::builtin().unwrap()),
         integrations: vec![
             IntegrationConfig::parse(
-                "id = \"hostile\"\n[azure_devops]\norganization_url = \"https://dev.azure.com/x/\"\n",
+                "id = \"hostile\"\n[vcs]\nbase_url = \"https://dev.azure.com/x/\"\n",
             )
             .unwrap(),
         ],

@@ -1,32 +1,34 @@
-//! The Azure DevOps component against the local stand-in (`host_harness::standin`), over
+//! The Azure DevOps component against the local stand-in (`standin::azure_devops`), over
 //! real loopback HTTP through the host's live client: publishing, statuses, replies,
 //! credential validation, changed files, and the provider's answers to injected faults.
+
+// A failing test is the point: tests may unwrap, expect, panic and index.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use host_harness::CallContext;
-use host_harness::bindings::exports::vcs::provider::auth::{
-    Capability, CheckOutcome, ValidationReport,
-};
-use host_harness::bindings::exports::vcs::provider::comments::{
-    CommitStatus, CommitStatusTarget, PostedComment, PublishAction, PublishOptions, PublishResult,
-    PullRequestStatusTarget, RenderOptions, RunReport, StatusState, StatusTarget,
-};
-use host_harness::bindings::exports::vcs::provider::webhooks::{
-    ChangeKind, ChangeSource, ChangedFilesPage, CommitRange,
-};
-use host_harness::bindings::vcs::provider::types::{
-    Connection, Credential, ProviderError, PullRequestRef, Repository,
-};
-use host_harness::contract::RunReportJson;
-use host_harness::http::HttpConfig;
-use host_harness::standin::{
+use provider_tests::{AZURE_DEVOPS, context_with, load};
+use standin::azure_devops::{
     DEFAULT_PAT, Fault, FaultKind, FileChange, PullRequestSeed, StandIn, StandInIdentity,
     StandInOptions,
 };
-use host_harness::storage::MemoryStorage;
-use provider_tests::{AZURE_DEVOPS, context_with, load};
+use vcs_host::CallContext;
+use vcs_host::http::HttpConfig;
+use vcs_host::json::RunReportJson;
+use vcs_host::storage::MemoryStorage;
+use vcs_host::types::{Capability, CheckOutcome, ValidationReport};
+use vcs_host::types::{ChangeKind, ChangeSource, ChangedFilesPage, CommitRange};
+use vcs_host::types::{
+    CommitStatus, CommitStatusTarget, PostedComment, PublishAction, PublishOptions, PublishResult,
+    PullRequestStatusTarget, RenderOptions, RunReport, StatusState, StatusTarget,
+};
+use vcs_host::types::{Connection, Credential, ProviderError, PullRequestRef, Repository};
 
 const INTEGRATION: &str = "integration-standin";
 const REPO: &str = "0f6e2c4a-8d3b-4e21-b6a9-5c7d1e2f3a4b";
@@ -120,10 +122,7 @@ fn publish(
 ) -> Result<PublishResult, ProviderError> {
     let (conn, target) = (connection(stand_in), pull_request(stand_in));
     load(AZURE_DEVOPS)
-        .call(ctx, |p, store| {
-            p.vcs_provider_comments()
-                .call_publish(store, &conn, &target, report, options)
-        })
+        .publish(ctx, &conn, &target, report, options)
         .expect("the publish call returns")
 }
 
@@ -135,10 +134,7 @@ fn set_status(
 ) -> Result<(), ProviderError> {
     let conn = connection(stand_in);
     load(AZURE_DEVOPS)
-        .call(ctx, |p, store| {
-            p.vcs_provider_comments()
-                .call_set_status(store, &conn, target, status)
-        })
+        .set_status(ctx, &conn, target, status)
         .expect("the set-status call returns")
 }
 
@@ -150,10 +146,7 @@ fn reply(
 ) -> Result<PostedComment, ProviderError> {
     let (conn, target) = (connection(stand_in), pull_request(stand_in));
     load(AZURE_DEVOPS)
-        .call(ctx, |p, store| {
-            p.vcs_provider_comments()
-                .call_reply(store, &conn, &target, thread, markdown)
-        })
+        .reply(ctx, &conn, &target, thread, markdown)
         .expect("the reply call returns")
 }
 
@@ -163,9 +156,7 @@ fn validate(
     required: &[Capability],
 ) -> Result<ValidationReport, ProviderError> {
     load(AZURE_DEVOPS)
-        .call(ctx, |p, store| {
-            p.vcs_provider_auth().call_validate(store, conn, required)
-        })
+        .validate(ctx, conn, required)
         .expect("the validate call returns")
 }
 
@@ -177,10 +168,7 @@ fn changed_files(
 ) -> Result<ChangedFilesPage, ProviderError> {
     let conn = connection(stand_in);
     load(AZURE_DEVOPS)
-        .call(ctx, |p, store| {
-            p.vcs_provider_webhooks()
-                .call_changed_files(store, &conn, source, cursor)
-        })
+        .changed_files(ctx, &conn, source, cursor)
         .expect("the changed-files call returns")
 }
 

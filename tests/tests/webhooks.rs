@@ -2,14 +2,23 @@
 //! pipeline: every fixture's normalized line (insta snapshots), credentials, ordering,
 //! deduplication, and hostile bodies.
 
+// A failing test is the point: tests may unwrap, expect, panic and index.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use host_harness::config::IntegrationConfig;
-use host_harness::storage::{MemoryStorage, Storage};
-use host_harness::webhook::{DeliveryPipeline, RecordedDelivery};
 use provider_tests::{AZURE_DEVOPS, load};
 use serde_json::Value;
+use vcs_host::IntegrationConfig;
+use vcs_host::RecordedDelivery;
+use vcs_host::storage::MemoryStorage;
+use vcs_host_store::TxStore;
 
 const CONFIG: &str = r#"
 id = "contoso-terraform"
@@ -27,15 +36,13 @@ fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deliveries")
 }
 
-fn pipeline(config_text: &str, storage: Arc<dyn Storage>) -> DeliveryPipeline {
+fn pipeline(config_text: &str, storage: Arc<dyn TxStore>) -> provider_tests::LinePipeline {
     let config = IntegrationConfig::parse(config_text).unwrap();
-    DeliveryPipeline {
-        provider: load(AZURE_DEVOPS),
-        context: provider_tests::context_with(&config.id, storage, config.host.http.clone()),
-        settings: config.settings(),
-        webhook_auth: config.webhook_auth().unwrap(),
-        connection: config.connection().unwrap(),
-    }
+    provider_tests::LinePipeline::new(
+        &load(AZURE_DEVOPS),
+        &config,
+        provider_tests::context_with(&config.id, storage, config.host.http.clone()),
+    )
 }
 
 fn fixture(name: &str) -> RecordedDelivery {
@@ -145,7 +152,7 @@ fn rejected_invalid_and_ignored_deliveries_never_lose_a_later_good_one() {
 
 #[test]
 fn a_redelivered_event_is_a_duplicate_in_its_integration_only() {
-    let shared: Arc<dyn Storage> = Arc::new(MemoryStorage::default());
+    let shared: Arc<dyn TxStore> = Arc::new(MemoryStorage::default());
     let first = pipeline(CONFIG, shared.clone());
     let other_tenant = pipeline(
         &CONFIG.replace("contoso-terraform", "fabrikam"),

@@ -9,31 +9,24 @@
 //! The switches mean what they mean for the Azure DevOps provider.
 
 use serde::{Deserialize, Serialize};
-use url::Url;
 
-use super::render;
-use crate::bindings::exports::vcs::provider::comments::{
+use crate::rest::Client;
+use provider_kit::comments::{
     CommitStatus, PostedComment, PublishAction, PublishOptions, PublishResult, RunKind, RunReport,
     StatusState, StatusTarget,
 };
-use crate::bindings::vcs::provider::types::{Connection, PullRequestRef, Repository};
-use crate::error::{ProviderError, Result};
-use crate::host::{Host, Level, Method};
-use crate::rest::Client;
-use provider_kit::split::MARKER_PREFIX;
-
-/// Content of a part that a shorter report no longer needs (comments are never deleted,
-/// so links to them keep working).
-const UNUSED_PART: &str = "_(this part is no longer used)_";
+use provider_kit::error::{ProviderError, Result};
+use provider_kit::host::{Host, Level, Method};
+use provider_kit::publish::{
+    CasStore, check_reply, clip, commit_sha, content_hash, http_url, state_key, unused_part,
+};
+use provider_kit::types::{Connection, PullRequestRef, Repository};
 
 /// Status context prefix when the caller names no genre.
 const DEFAULT_GENRE: &str = "scalr";
 
 /// GitHub truncates nothing but refuses longer status descriptions: 140 characters.
 const MAX_DESCRIPTION_CHARS: usize = 140;
-
-/// Comment state is forgotten after a year without a publish.
-const STATE_TTL_SECONDS: u32 = 365 * 24 * 3600;
 
 /// What storage remembers about the comments of a pull request and workspace set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,20 +63,12 @@ pub fn publish(
         // The plan's comment stays as it is.
         return Ok(skipped);
     }
-    let bodies = render::render(report, &options.render)?;
+    let bodies = super::render(report, &options.render)?;
     let client = Client::new(host, connection)?;
     let api = IssueApi::new(&client, target)?;
 
-    let mut store = StateStore::open(
-        host,
-        format!(
-            "comment:{}:{}:{}",
-            target.repository.id,
-            target.number,
-            render::workspace_set_hash(report)
-        ),
-    )?;
-    let previous = store.state.clone();
+    let mut store = CasStore::<_, CommentState>::open(host, state_key(target, report))?;
+    let previous = store.state().cloned();
     let new_head = report.kind == RunKind::Plan
         && report.head_sha.is_some()
         && previous
@@ -153,7 +138,7 @@ pub fn publish(
             store.save(&state)?;
         }
     }
-    if store.state.as_ref() != Some(&state) {
+    if store.state() != Some(&state) {
         // Nothing was sent, but the run and head moved on.
         store.save(&state)?;
     }
@@ -247,18 +232,7 @@ pub fn reply(
     thread_id: Option<&str>,
     markdown: &str,
 ) -> Result<PostedComment> {
-    if markdown.trim().is_empty() {
-        return Err(ProviderError::InvalidPayload(
-            "the reply is empty; give it some text".into(),
-        ));
-    }
-    let length = super::COMMENT_LIMIT.unit.length(markdown);
-    let cap = super::MAX_COMMENT_CHARS as usize;
-    if length > cap {
-        return Err(ProviderError::InvalidPayload(format!(
-            "the reply is {length} characters long, over GitHub's limit of {cap}; shorten it"
-        )));
-    }
+    check_reply::<crate::GitHub>(markdown)?;
     if let Some(thread) = thread_id {
         host.log(
             Level::Debug,
@@ -274,49 +248,6 @@ pub fn reply(
         comment_id: answer.id.to_string(),
         url: answer.html_url,
     })
-}
-
-/// What a part that is no longer needed says, marker included.
-fn unused_part(report: &RunReport) -> String {
-    format!(
-        "{MARKER_PREFIX}{} part=unused -->\n{UNUSED_PART}\n",
-        render::workspace_set_hash(report)
-    )
-}
-
-fn content_hash(body: &str) -> String {
-    let mut hash = render::Fnv64::new();
-    hash.write(body.as_bytes());
-    format!("{:016x}-{}", hash.finish(), body.len())
-}
-
-fn clip(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_string();
-    }
-    let kept: String = text.chars().take(max_chars.saturating_sub(1)).collect();
-    format!("{kept}…")
-}
-
-/// A full commit id (hex); anything else would address the wrong object or path.
-fn commit_sha(raw: &str) -> Result<&str> {
-    let sha = raw.trim();
-    if sha.len() >= 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(sha)
-    } else {
-        Err(ProviderError::InvalidPayload(format!(
-            "{raw:?} is not a full commit id (40 hexadecimal digits)"
-        )))
-    }
-}
-
-fn http_url(raw: &str) -> Result<String> {
-    match Url::parse(raw.trim()) {
-        Ok(url) if matches!(url.scheme(), "https" | "http") => Ok(url.to_string()),
-        _ => Err(ProviderError::InvalidConfig(format!(
-            "the status target URL {raw:?} is not an http(s) URL"
-        ))),
-    }
 }
 
 /// The owner login and name GitHub addresses a repository by: `project` carries the
@@ -381,61 +312,6 @@ impl<'c, 'h, H: Host + ?Sized> IssueApi<'c, 'h, H> {
                 .repo_url(&self.owner, &self.name, &["issues", "comments", &id], &[])?;
         self.client
             .patch(&url, &serde_json::json!({ "body": body }))
-    }
-}
-
-/// Comment state in storage, written with compare-and-swap so two publishes racing on
-/// the same pull request cannot both think they posted the comment.
-struct StateStore<'h, H: Host + ?Sized> {
-    host: &'h H,
-    key: String,
-    raw: Option<Vec<u8>>,
-    state: Option<CommentState>,
-}
-
-impl<'h, H: Host + ?Sized> StateStore<'h, H> {
-    fn open(host: &'h H, key: String) -> Result<Self> {
-        let raw = host.get(&key)?;
-        let state = match raw.as_deref().map(serde_json::from_slice::<CommentState>) {
-            Some(Ok(state)) => Some(state),
-            Some(Err(e)) => {
-                host.log(
-                    Level::Warn,
-                    "the stored comment state is unreadable; a new comment will be posted",
-                    &[("key".into(), key.clone()), ("error".into(), e.to_string())],
-                );
-                None
-            }
-            None => None,
-        };
-        Ok(Self {
-            host,
-            key,
-            raw,
-            state,
-        })
-    }
-
-    fn save(&mut self, state: &CommentState) -> Result<()> {
-        let bytes = serde_json::to_vec(state).map_err(|e| {
-            ProviderError::Storage(format!("could not encode the comment state: {e}"))
-        })?;
-        let swapped = self.host.compare_and_swap(
-            &self.key,
-            self.raw.as_deref(),
-            Some(&bytes),
-            Some(STATE_TTL_SECONDS),
-        )?;
-        if !swapped {
-            return Err(ProviderError::Conflict(
-                "another publish for this pull request and workspaces changed the comment \
-                 state at the same time; retry the publish"
-                    .into(),
-            ));
-        }
-        self.raw = Some(bytes);
-        self.state = Some(state.clone());
-        Ok(())
     }
 }
 

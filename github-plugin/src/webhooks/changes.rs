@@ -8,14 +8,12 @@
 
 use serde::Deserialize;
 
-use crate::bindings::exports::vcs::provider::webhooks::{
-    ChangeKind, ChangeSource, ChangedFile, ChangedFilesPage,
-};
-use crate::bindings::vcs::provider::types::Connection;
 use crate::comments::owner_and_name;
-use crate::error::{ProviderError, Result};
-use crate::host::{Host, Level};
 use crate::rest::Client;
+use provider_kit::error::{ProviderError, Result};
+use provider_kit::host::{Host, Level};
+use provider_kit::types::Connection;
+use provider_kit::webhooks::{ChangeKind, ChangeSource, ChangedFile, ChangedFilesPage};
 
 /// Files per page of a pull request's file list (GitHub's maximum).
 const PAGE_SIZE: usize = 100;
@@ -144,9 +142,9 @@ fn commit_sha(raw: &str) -> Result<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::exports::vcs::provider::webhooks::CommitRange;
-    use crate::bindings::vcs::provider::types::{Credential, PullRequestRef, Repository};
-    use crate::host::fake::FakeHost;
+    use provider_kit::fake::FakeHost;
+    use provider_kit::types::{Credential, PullRequestRef, Repository};
+    use provider_kit::webhooks::CommitRange;
 
     fn connection() -> Connection {
         Connection {

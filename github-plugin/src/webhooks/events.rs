@@ -1,15 +1,16 @@
 //! Reading GitHub payloads into provider-neutral events, without side effects.
 
-use crate::bindings::exports::vcs::provider::webhooks::{
+use crate::rest::Client;
+use provider_kit::error::Result;
+use provider_kit::host::Host;
+use provider_kit::types::{Connection, Repository, User};
+use provider_kit::webhooks::{
     Comment, CommentState, Event, EventKind, PullRequest, PullRequestAction, PullRequestStatus,
     PushEvent,
 };
-use crate::bindings::vcs::provider::types::{Connection, Repository, User};
-use crate::error::Result;
-use crate::host::Host;
-use crate::rest::Client;
 
-use super::json::{self, Node, invalid};
+use provider_kit::error::invalid;
+use provider_kit::json::{self, Node};
 
 /// The SHA GitHub writes for "no commit" (a created or deleted ref).
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
@@ -319,11 +320,11 @@ fn read_pull_request(
     let value: serde_json::Value = client.get(&url)?;
     let node = Node::root(&value);
     pull_request_record(&node).map_err(|error| {
-        crate::error::ProviderError::Upstream(crate::error::UpstreamError {
+        provider_kit::error::ProviderError::Upstream(provider_kit::error::UpstreamError {
             status: Some(200),
             message: format!(
                 "GitHub answered {url} with a pull request this provider does not understand: {}",
-                crate::error::message(&error)
+                provider_kit::error::message(&error)
             ),
         })
     })

@@ -18,39 +18,33 @@
 
 mod changes;
 mod events;
-mod json;
 
 #[cfg(test)]
 mod tests;
 
-use crate::bindings::exports::vcs::provider::commands::{CommandRequest, ParsedCommand};
-use crate::bindings::exports::vcs::provider::webhooks::{
-    ChangeSource, ChangedFilesPage, CommandVerdict, Comment, Decision, Delivery, HandledDelivery,
-    Outcome, PullRequest,
-};
-use crate::bindings::vcs::provider::types::{
-    Connection, IntegrationSettings, ProviderError, PullRequestRef, Repository,
-};
-use crate::error::{Result, message};
-use crate::host::{Host, Level};
+use provider_kit::delivery;
+use provider_kit::error::Result;
+use provider_kit::error::invalid;
+use provider_kit::host::Host;
+use provider_kit::json::Node;
+use provider_kit::types::{Connection, IntegrationSettings};
+use provider_kit::webhooks::{ChangeSource, ChangedFilesPage, Delivery, HandledDelivery, Outcome};
 
 /// How long a delivery id is remembered: GitHub redeliveries are manual (or by the
 /// platform's retry job) and rare after a week.
-pub const DEDUPE_TTL_SECONDS: u32 = 7 * 24 * 60 * 60;
+pub use provider_kit::delivery::DEDUPE_TTL_SECONDS;
 
-/// Longest delivery id accepted: ids are GUIDs, and they become storage keys.
-const MAX_ID_BYTES: usize = 128;
+/// Why a command in an `issue_comment` delivery is not checked without a connection.
+const NO_PULL_REQUEST: &str = "GitHub's issue_comment delivery does not carry the pull request's branches or \
+     head, and the provider has no connection to read them; give the provider a \
+     connection so comment commands can be checked";
 
 /// The events this provider reads, for messages.
 const HANDLED_EVENTS: &str = "push, pull_request and issue_comment (on pull requests)";
 
-/// The first value of a header, by case-insensitive name.
+/// The first value of a delivery's header, by case-insensitive name.
 fn header<'d>(delivery: &'d Delivery, name: &str) -> Option<&'d str> {
-    delivery
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
+    provider_kit::rest::find_header(&delivery.headers, name)
 }
 
 /// Turn one webhook delivery into an event.
@@ -62,8 +56,8 @@ pub fn handle_delivery(
 ) -> Result<HandledDelivery> {
     let delivery_id = match header(delivery, "x-github-delivery") {
         None | Some("") => None,
-        Some(id) if id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) => {
-            return Err(json::invalid(format!(
+        Some(id) if !delivery::is_valid_id(id) => {
+            return Err(invalid(format!(
                 "the X-GitHub-Delivery header must be the delivery's id (a GUID), found a \
                  {}-byte value",
                 id.len()
@@ -72,7 +66,7 @@ pub fn handle_delivery(
         Some(id) => Some(id.to_string()),
     };
     let Some(event_name) = header(delivery, "x-github-event").filter(|e| !e.is_empty()) else {
-        return Err(json::invalid(
+        return Err(invalid(
             "the delivery has no X-GitHub-Event header; pass the request's headers as GitHub \
              sent them",
         ));
@@ -81,8 +75,8 @@ pub fn handle_delivery(
         delivery_id: delivery_id.clone(),
         outcome,
     };
-    let body = json::parse_body(&delivery.body)?;
-    let root = json::Node::root(&body);
+    let body = provider_kit::views::parse_delivery_body::<crate::GitHub>(&delivery.body)?;
+    let root = Node::root(&body);
 
     let parsed = match event_name {
         "ping" => {
@@ -110,101 +104,24 @@ pub fn handle_delivery(
     };
     let mut event = parsed;
 
-    if let Some(id) = &delivery_id {
-        let first = host.compare_and_swap(
-            &format!("delivery:{id}"),
-            None,
-            Some(event_name.as_bytes()),
-            Some(DEDUPE_TTL_SECONDS),
-        )?;
-        if !first {
-            return Ok(handled(Outcome::Duplicate));
-        }
+    if let Some(id) = &delivery_id
+        && !delivery::first_delivery(host, id, event_name)?
+    {
+        return Ok(handled(Outcome::Duplicate));
     }
 
     if let Some(comment) = &event.comment {
-        event.command = command_verdict(
+        event.command = delivery::command_verdict::<crate::GitHub>(
+            host,
+            settings,
+            connection,
             comment,
             event.pull_request.as_ref(),
             &event.repository,
-            |body| crate::commands::parse(body, &settings.commands.prefix),
-            |request| {
-                crate::commands::authorize(
-                    host,
-                    &settings.commands,
-                    &settings.workspaces,
-                    connection,
-                    request,
-                )
-            },
-            host,
+            NO_PULL_REQUEST,
         );
     }
     Ok(handled(Outcome::Event(event)))
-}
-
-/// The name and workspaces a parsed command names, for verdicts made here.
-fn describe(command: &ParsedCommand) -> (String, Vec<String>) {
-    match command {
-        ParsedCommand::None => (String::new(), Vec::new()),
-        ParsedCommand::Plan(workspaces) => ("plan".into(), workspaces.clone()),
-        ParsedCommand::Apply(workspaces) => ("apply".into(), workspaces.clone()),
-        ParsedCommand::Help => ("help".into(), Vec::new()),
-        ParsedCommand::Invalid(invalid) => (invalid.input.clone(), Vec::new()),
-    }
-}
-
-/// The verdict on a comment's command: `None` when the comment addresses no command;
-/// otherwise `authorize`'s verdict, or a denial saying why it could not be asked.
-/// Ported from the Azure DevOps provider's wiring.
-fn command_verdict(
-    comment: &Comment,
-    pull_request: Option<&PullRequest>,
-    repository: &Repository,
-    parse: impl FnOnce(&str) -> Result<ParsedCommand>,
-    authorize: impl FnOnce(&CommandRequest) -> Result<CommandVerdict>,
-    host: &impl Host,
-) -> Option<CommandVerdict> {
-    let parsed = match parse(&comment.body) {
-        Ok(ParsedCommand::None) | Err(ProviderError::Unsupported(_)) => return None,
-        Err(error) => {
-            host.log(
-                Level::Warn,
-                "could not parse the comment for a command; check the command prefix setting",
-                &[("error".into(), message(&error).to_string())],
-            );
-            return None;
-        }
-        Ok(parsed) => parsed,
-    };
-    let (name, workspaces) = describe(&parsed);
-    let denied = |reason: String| CommandVerdict {
-        name: name.clone(),
-        workspaces: workspaces.clone(),
-        decision: Decision::Denied,
-        reason,
-        reply: None,
-    };
-    let Some(pull_request) = pull_request else {
-        return Some(denied(
-            "GitHub's issue_comment delivery does not carry the pull request's branches or \
-             head, and the provider has no connection to read them; give the provider a \
-             connection so comment commands can be checked"
-                .into(),
-        ));
-    };
-    let request = CommandRequest {
-        comment: comment.clone(),
-        pull_request: pull_request.clone(),
-        pull_request_ref: PullRequestRef {
-            repository: repository.clone(),
-            number: pull_request.number,
-        },
-    };
-    Some(match authorize(&request) {
-        Ok(verdict) => verdict,
-        Err(error) => denied(message(&error).to_string()),
-    })
 }
 
 /// List the changed files of a pull request or a commit range.

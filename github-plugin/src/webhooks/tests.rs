@@ -6,11 +6,14 @@
 //! raw bytes of a malformed delivery); see `tests/fixtures/README.md`.
 
 use super::*;
-use crate::bindings::exports::vcs::provider::webhooks::{
+use provider_kit::error::ProviderError;
+use provider_kit::fake::FakeHost;
+use provider_kit::testing::fixtures;
+use provider_kit::types::WebhookAuth;
+use provider_kit::webhooks::Decision;
+use provider_kit::webhooks::{
     CommentState, Event, EventKind, PullRequestAction, PullRequestStatus,
 };
-use crate::bindings::vcs::provider::types::{CommandSettings, Credential, WebhookAuth, Workspace};
-use crate::host::fake::FakeHost;
 
 const SECRET: &str = "conformance-secret";
 
@@ -47,35 +50,16 @@ fn all_fixture_names() -> Vec<String> {
 }
 
 fn settings() -> IntegrationSettings {
-    IntegrationSettings {
-        id: "integration-1".into(),
-        base_url: "https://api.github.com/".into(),
-        commands: CommandSettings {
-            prefix: "/scalr".into(),
-            allow_plan: true,
-            allow_apply: true,
-            bot_user_id: Some("149000001".into()),
-            run_edited_comments: false,
-            allowed_users: vec![],
-            require_approval_for_apply: false,
-            require_mergeable_for_apply: false,
-        },
-        workspaces: vec![Workspace {
-            name: "prod".into(),
-            vcs_dry_runs: true,
-            directory: None,
-            branch: None,
-        }],
-        options: vec![],
-    }
+    fixtures::integration_settings(
+        "integration-1",
+        "https://api.github.com/",
+        "149000001",
+        true,
+    )
 }
 
 fn connection() -> Connection {
-    Connection {
-        base_url: "https://api.github.com/".into(),
-        credential: Credential::PersonalAccessToken("github_pat_x".into()),
-        options: vec![],
-    }
+    fixtures::connection("https://api.github.com/", "github_pat_x")
 }
 
 fn handle(host: &FakeHost, name: &str, conn: Option<&Connection>) -> Result<HandledDelivery> {
@@ -488,7 +472,7 @@ fn oversized_and_deep_bodies_are_invalid() {
     delivery.body = format!("{{\"a\":{}1{}}}", "[".repeat(65), "]".repeat(65)).into_bytes();
     let err = handle_delivery(&host, &settings(), None, &delivery).unwrap_err();
     assert!(matches!(err, ProviderError::InvalidPayload(m) if m.contains("deeper than 64")));
-    delivery.body = vec![b' '; json::MAX_BODY_BYTES + 1];
+    delivery.body = vec![b' '; <crate::GitHub as provider_kit::Provider>::MAX_DELIVERY_BYTES + 1];
     let err = handle_delivery(&host, &settings(), None, &delivery).unwrap_err();
     assert!(matches!(err, ProviderError::InvalidPayload(m) if m.contains("bytes")));
 }
@@ -602,4 +586,13 @@ mod properties {
             let _ = handle_delivery(&host, &settings(), None, &delivery);
         }
     }
+}
+
+#[test]
+fn bodies_are_checked_with_github_wording() {
+    provider_kit::testing::webhooks::bodies_are_checked_with_the_providers_wording::<crate::GitHub>(
+        "the body is nested deeper than 64 levels; GitHub payloads never are",
+        "the body is 26214401 bytes, more than the 26214400 bytes GitHub ever sends",
+        "the body is empty; a GitHub webhook delivery is a JSON object",
+    );
 }

@@ -7,12 +7,10 @@
 
 use base64::Engine as _;
 
-use crate::bindings::exports::vcs::provider::auth::{
-    AuthorizationRequest, Capability, OauthApp, TokenSet, ValidationReport,
-};
-use crate::bindings::vcs::provider::types::{Connection, WebhookAuth};
-use crate::error::{ProviderError, Result};
-use crate::host::Host;
+use provider_kit::auth::{AuthorizationRequest, Capability, OauthApp, TokenSet, ValidationReport};
+use provider_kit::error::{ProviderError, Result};
+use provider_kit::host::Host;
+use provider_kit::types::{Connection, WebhookAuth};
 
 pub mod oauth;
 pub mod validate;
@@ -112,7 +110,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::vcs::provider::types::BasicCredentials;
+    use provider_kit::types::BasicCredentials;
 
     fn basic(user: &str, password: &str) -> WebhookAuth {
         WebhookAuth::Basic(BasicCredentials {
@@ -139,7 +137,7 @@ mod tests {
             ("Basic !!!".to_string(), "base64"),
         ] {
             let err = verify_webhook(&expected, &header(&value)).unwrap_err();
-            let text = crate::error::message(&err);
+            let text = provider_kit::error::message(&err);
             assert!(text.contains(fragment), "{text}");
             assert!(!text.contains("nope") && !text.contains("s3cret"), "{text}");
         }

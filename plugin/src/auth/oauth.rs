@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
-use crate::bindings::exports::vcs::provider::auth::{AuthorizationRequest, OauthApp, TokenSet};
-use crate::error::{ProviderError, RateLimit, Result, UpstreamError};
-use crate::host::{Host, HttpError, Level, Method, Request, Response};
+use provider_kit::auth::{AuthorizationRequest, OauthApp, TokenSet};
+use provider_kit::error::{ProviderError, RateLimit, Result, UpstreamError};
+use provider_kit::host::{Host, HttpError, Level, Method, Request, Response};
 
 /// The Entra ID authority used unless the app's option `authority` names another one
 /// (sovereign clouds, e.g. `https://login.microsoftonline.us`).
@@ -675,9 +675,9 @@ fn clip(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::message;
-    use crate::host::StorageError;
-    use crate::host::fake::FakeHost;
+    use provider_kit::error::message;
+    use provider_kit::fake::FakeHost;
+    use provider_kit::host::StorageError;
     use std::collections::BTreeMap;
 
     const CLIENT_SECRET: &str = "CLIENT-SECRET-q8Z~value";

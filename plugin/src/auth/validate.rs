@@ -12,13 +12,11 @@
 
 use serde::Deserialize;
 
-use crate::bindings::exports::vcs::provider::auth::{
-    Capability, CapabilityCheck, CheckOutcome, ValidationReport,
-};
-use crate::bindings::vcs::provider::types::{Connection, User};
-use crate::error::{ProviderError, Result};
-use crate::host::{Host, Level, Method};
 use crate::rest::Client;
+use provider_kit::auth::{Capability, CapabilityCheck, CheckOutcome, ValidationReport};
+use provider_kit::error::{ProviderError, Result};
+use provider_kit::host::{Host, Level, Method};
+use provider_kit::types::{Connection, User};
 
 /// A repository id no repository has: probes aimed at it write nothing.
 const NO_REPOSITORY: &str = "00000000-0000-0000-0000-000000000000";
@@ -263,7 +261,7 @@ fn observe<H: Host + ?Sized>(
         Err(error @ (ProviderError::RateLimited(_) | ProviderError::Transport(_))) => Err(error),
         Err(other) => Ok(Observed::Unknown(format!(
             "the probe could not tell: {}",
-            crate::error::message(&other)
+            provider_kit::error::message(&other)
         ))),
     }
 }
@@ -286,51 +284,23 @@ fn summarize(base: &str, identity: &User, checks: &[CapabilityCheck], ok: bool) 
         (None, Some(unique)) => unique.clone(),
         (None, None) => format!("identity {}", identity.id),
     };
-    let mut text = format!("The credential works at {base} and acts as {who}.");
-    let names = |outcome: fn(&CheckOutcome) -> bool| {
-        checks
-            .iter()
-            .filter(|c| outcome(&c.outcome))
-            .map(|c| label(c.capability))
-            .collect::<Vec<_>>()
-    };
-    let granted = names(|o| matches!(o, CheckOutcome::Granted));
-    if checks.is_empty() {
-        text.push_str(" No capability was required, so only the identity was checked.");
-    } else if !granted.is_empty() {
-        text.push_str(&format!(" It can {}.", granted.join(", ")));
-    }
-    for check in checks {
-        match check.outcome {
-            CheckOutcome::Missing => text.push_str(&format!(
-                " Missing ({}): {}.",
-                label(check.capability),
-                check.message
-            )),
-            CheckOutcome::Unknown => text.push_str(&format!(
-                " Whether it can {} is unknown ({}).",
-                label(check.capability),
-                check.message
-            )),
-            CheckOutcome::Granted => {}
-        }
-    }
-    if ok {
-        text.push_str(" Everything required is granted.");
-    } else {
-        text.push_str(" Fix what is listed, then validate again.");
-    }
-    text
+    provider_kit::views::summarize_checks(
+        format!("The credential works at {base} and acts as {who}."),
+        checks,
+        ok,
+        label,
+        |what, why| format!(" Whether it can {what} is unknown ({why})."),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::vcs::provider::types::Credential;
-    use crate::error::message;
-    use crate::host::HttpError;
-    use crate::host::fake::FakeHost;
     use base64::Engine as _;
+    use provider_kit::error::message;
+    use provider_kit::fake::FakeHost;
+    use provider_kit::host::HttpError;
+    use provider_kit::types::Credential;
 
     const PAT: &str = "PAT-SECRET-52chars-or-84chars-never-guessed-by-length";
     const OAUTH_TOKEN: &str = "ACCESS-eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9";

@@ -5,26 +5,19 @@
 //! request's status, the switches, the workspaces, the optional rules, and last the
 //! once-only claim in storage, made only when everything else allowed the command.
 //!
-//! The rules are the shared ones ([`provider_kit::authorize`]); this file converts the
-//! WIT records to the kit's views and supplies Azure DevOps' own steps: the claim in storage
-//! and the optional apply rules, read through the REST API.
+//! The rules, the claim in storage and the conversion of the WIT records are the shared
+//! ones ([`provider_kit::views::authorize_command`]); this file supplies Azure DevOps' own steps: the optional apply rules,
+//! read through the REST API.
 
-use provider_kit::authorize as kit;
 use serde::Deserialize;
 
-use crate::bindings::exports::vcs::provider::commands::CommandRequest;
-use crate::bindings::exports::vcs::provider::webhooks::{
-    CommandVerdict, CommentState, Decision, PullRequestStatus,
-};
-use crate::bindings::vcs::provider::types::{CommandSettings, Connection, User, Workspace};
-use crate::error::{ProviderError, Result};
-use crate::host::Host;
 use crate::rest;
+use provider_kit::commands::CommandRequest;
+use provider_kit::error::{ProviderError, Result};
+use provider_kit::host::Host;
+use provider_kit::types::{CommandSettings, Connection};
 
-use super::parser::code;
-
-/// How long a comment is remembered as run: longer than Azure DevOps retries a delivery.
-pub const CLAIM_TTL_SECONDS: u32 = 30 * 24 * 60 * 60;
+use provider_kit::command_parser::code;
 
 /// The connection option naming the status genre the integration posts under; its own
 /// status policy is not a reason to refuse an apply (it waits on that very apply).
@@ -32,124 +25,6 @@ pub const STATUS_GENRE_OPTION: &str = "status-genre";
 
 /// The status genre when the connection does not name one.
 pub const DEFAULT_STATUS_GENRE: &str = "scalr";
-
-/// See [`crate::commands::authorize`].
-pub fn authorize(
-    host: &(impl Host + ?Sized),
-    settings: &CommandSettings,
-    workspaces: &[Workspace],
-    connection: Option<&Connection>,
-    request: &CommandRequest,
-) -> Result<CommandVerdict> {
-    let steps = Steps {
-        host,
-        settings,
-        connection,
-        request,
-    };
-    let workspaces: Vec<kit::Workspace<'_>> = workspaces.iter().map(workspace_view).collect();
-    let verdict = kit::authorize(
-        &steps,
-        &settings_view(settings),
-        &workspaces,
-        &request_view(request),
-    )?;
-    Ok(CommandVerdict {
-        name: verdict.name,
-        workspaces: verdict.workspaces,
-        decision: match verdict.decision {
-            kit::Decision::Allowed => Decision::Allowed,
-            kit::Decision::Denied => Decision::Denied,
-        },
-        reason: verdict.reason,
-        reply: verdict.reply,
-    })
-}
-
-/// Azure DevOps' part of the decision: the claim in storage and the apply rules.
-struct Steps<'a, H: Host + ?Sized> {
-    host: &'a H,
-    settings: &'a CommandSettings,
-    connection: Option<&'a Connection>,
-    request: &'a CommandRequest,
-}
-
-impl<H: Host + ?Sized> kit::ProviderSteps for Steps<'_, H> {
-    type Error = ProviderError;
-    const PLATFORM: &'static str = "Azure DevOps";
-
-    fn claim(&self, command: &str) -> Result<bool> {
-        let comment = &self.request.comment;
-        let key = kit::claim_key(
-            &self.request.pull_request_ref.repository.id,
-            self.request.pull_request_ref.number,
-            comment.thread_id.as_deref(),
-            &comment.id,
-        );
-        Ok(self.host.compare_and_swap(
-            &key,
-            None,
-            Some(command.as_bytes()),
-            Some(CLAIM_TTL_SECONDS),
-        )?)
-    }
-
-    fn apply_problem(&self) -> Result<Option<String>> {
-        apply_problem(self.host, self.settings, self.connection, self.request)
-    }
-}
-
-fn settings_view(settings: &CommandSettings) -> kit::Settings<'_> {
-    kit::Settings {
-        prefix: &settings.prefix,
-        allow_plan: settings.allow_plan,
-        allow_apply: settings.allow_apply,
-        bot_user_id: settings.bot_user_id.as_deref(),
-        run_edited_comments: settings.run_edited_comments,
-        allowed_users: &settings.allowed_users,
-    }
-}
-
-fn person_view(user: &User) -> kit::Person<'_> {
-    kit::Person {
-        id: &user.id,
-        unique_name: user.unique_name.as_deref(),
-        display_name: user.display_name.as_deref(),
-    }
-}
-
-fn request_view(request: &CommandRequest) -> kit::Request<'_> {
-    let comment = &request.comment;
-    kit::Request {
-        body: &comment.body,
-        state: match comment.state {
-            CommentState::Created => kit::CommentState::Created,
-            CommentState::Edited => kit::CommentState::Edited,
-            CommentState::Deleted => kit::CommentState::Deleted,
-        },
-        system: comment.system,
-        author: person_view(&comment.author),
-        status: match request.pull_request.status {
-            PullRequestStatus::Open => kit::PullRequestStatus::Open,
-            PullRequestStatus::Merged => kit::PullRequestStatus::Merged,
-            PullRequestStatus::Closed => kit::PullRequestStatus::Closed,
-        },
-        target_branch: &request.pull_request.target_branch,
-        default_branch: request
-            .pull_request_ref
-            .repository
-            .default_branch
-            .as_deref(),
-    }
-}
-
-fn workspace_view(workspace: &Workspace) -> kit::Workspace<'_> {
-    kit::Workspace {
-        name: &workspace.name,
-        vcs_dry_runs: workspace.vcs_dry_runs,
-        branch: workspace.branch.as_deref(),
-    }
-}
 
 /// The parts of a pull request the optional apply checks read.
 #[derive(Debug, Deserialize)]
@@ -216,7 +91,7 @@ const APPROVING_VOTE: i64 = 5;
 const REJECTING_VOTE: i64 = -10;
 
 /// Why the optional apply rules refuse, if they do; asks the REST API when they are on.
-fn apply_problem(
+pub(super) fn apply_problem(
     host: &(impl Host + ?Sized),
     settings: &CommandSettings,
     connection: Option<&Connection>,
@@ -301,7 +176,7 @@ fn apply_problem(
         .filter(|id| !id.trim().is_empty())
         .or_else(|| details.repository.and_then(|r| r.project).and_then(|p| p.id))
         .ok_or_else(|| {
-            ProviderError::Upstream(crate::error::UpstreamError {
+            ProviderError::Upstream(provider_kit::error::UpstreamError {
                 status: None,
                 message: "Azure DevOps did not say the pull request's project id, needed to read its policy evaluations".into(),
             })

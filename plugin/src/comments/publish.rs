@@ -9,16 +9,18 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::render;
-use crate::bindings::exports::vcs::provider::comments::{
+use crate::rest::Client;
+use provider_kit::comments::{
     CommitStatus, PostedComment, PublishAction, PublishOptions, PublishResult, RunKind, RunReport,
     StatusState, StatusTarget,
 };
-use crate::bindings::vcs::provider::types::{Connection, PullRequestRef, Repository};
-use crate::error::{ProviderError, Result};
-use crate::host::{Host, Level, Method};
-use crate::rest::Client;
-use provider_kit::split::MARKER_PREFIX;
+use provider_kit::error::{ProviderError, Result};
+use provider_kit::host::{Host, Level, Method};
+use provider_kit::publish::{
+    CasStore, check_reply, clip, commit_sha, content_hash, http_url, state_key, unused_part,
+};
+use provider_kit::types::{Connection, PullRequestRef, Repository};
+use provider_kit::views::workspace_set_hash;
 
 /// Thread status used when `thread-status` is not set: closed, so the comment does not
 /// block the "comments must be resolved" branch policy.
@@ -34,18 +36,11 @@ const THREAD_STATUSES: &[(&str, u8)] = &[
     ("pending", 6),
 ];
 
-/// Content of a part that a shorter report no longer needs (comments are never deleted,
-/// so links to them keep working).
-const UNUSED_PART: &str = "_(this part is no longer used)_";
-
 /// Status genre when the caller names none.
 const DEFAULT_GENRE: &str = "scalr";
 
 /// Longest status description sent, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 256;
-
-/// Comment state is forgotten after a year without a publish.
-const STATE_TTL_SECONDS: u32 = 365 * 24 * 3600;
 
 /// What storage remembers about the comment of a pull request and workspace set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,20 +78,12 @@ pub fn publish(
         return Ok(skipped);
     }
     let thread_status = thread_status(&options.options)?;
-    let bodies = render::render(report, &options.render)?;
+    let bodies = super::render(report, &options.render)?;
     let client = Client::new(host, connection)?;
     let api = PullRequestApi::new(&client, target)?;
 
-    let mut store = StateStore::open(
-        host,
-        format!(
-            "comment:{}:{}:{}",
-            target.repository.id,
-            target.number,
-            render::workspace_set_hash(report)
-        ),
-    )?;
-    let previous = store.state.clone();
+    let mut store = CasStore::<_, CommentState>::open(host, state_key(target, report))?;
+    let previous = store.state().cloned();
     let new_head = report.kind == RunKind::Plan
         && report.head_sha.is_some()
         && previous
@@ -118,7 +105,7 @@ pub fn publish(
             if let Some(bot) = bot {
                 let marker = format!(
                     "<!-- scalr:run workspace-set={} part=1/",
-                    render::workspace_set_hash(report)
+                    workspace_set_hash(report)
                 );
                 if let Some((thread, comment)) = api.find_own_comment(&marker, bot)? {
                     fresh.parts.push(PartState {
@@ -190,7 +177,7 @@ pub fn publish(
             store.save(&state)?;
         }
     }
-    if store.state.as_ref() != Some(&state) {
+    if store.state() != Some(&state) {
         // Nothing was sent, but the run and head moved on.
         store.save(&state)?;
     }
@@ -307,19 +294,7 @@ pub fn reply(
     thread_id: Option<&str>,
     markdown: &str,
 ) -> Result<PostedComment> {
-    if markdown.trim().is_empty() {
-        return Err(ProviderError::InvalidPayload(
-            "the reply is empty; give it some text".into(),
-        ));
-    }
-    let length = super::COMMENT_LIMIT.unit.length(markdown);
-    let cap = super::MAX_COMMENT_UTF16 as usize;
-    if length > cap {
-        return Err(ProviderError::InvalidPayload(format!(
-            "the reply is {length} UTF-16 code units long, over Azure DevOps' limit of {cap}; \
-             shorten it"
-        )));
-    }
+    check_reply::<crate::AzureDevOps>(markdown)?;
     let client = Client::new(host, connection)?;
     let api = PullRequestApi::new(&client, target)?;
     let (thread, comment) = match thread_id {
@@ -360,49 +335,6 @@ fn thread_status(options: &[(String, String)]) -> Result<u8> {
                  fixed, wontFix, closed, byDesign, pending"
             ))
         })
-}
-
-/// What a part that is no longer needed says, marker included.
-fn unused_part(report: &RunReport) -> String {
-    format!(
-        "{MARKER_PREFIX}{} part=unused -->\n{UNUSED_PART}\n",
-        render::workspace_set_hash(report)
-    )
-}
-
-fn content_hash(body: &str) -> String {
-    let mut hash = render::Fnv64::new();
-    hash.write(body.as_bytes());
-    format!("{:016x}-{}", hash.finish(), body.len())
-}
-
-fn clip(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_string();
-    }
-    let kept: String = text.chars().take(max_chars.saturating_sub(1)).collect();
-    format!("{kept}…")
-}
-
-/// A full commit id (hex); anything else would address the wrong object or path.
-fn commit_sha(raw: &str) -> Result<&str> {
-    let sha = raw.trim();
-    if sha.len() >= 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(sha)
-    } else {
-        Err(ProviderError::InvalidPayload(format!(
-            "{raw:?} is not a full commit id (40 hexadecimal digits)"
-        )))
-    }
-}
-
-fn http_url(raw: &str) -> Result<String> {
-    match Url::parse(raw.trim()) {
-        Ok(url) if matches!(url.scheme(), "https" | "http") => Ok(url.to_string()),
-        _ => Err(ProviderError::InvalidConfig(format!(
-            "the status target URL {raw:?} is not an http(s) URL"
-        ))),
-    }
 }
 
 /// The project (id preferred: names can change) and repository id of a repository.
@@ -533,61 +465,6 @@ impl<'c, 'h, H: Host + ?Sized> PullRequestApi<'c, 'h, H> {
     }
 }
 
-/// Comment state in storage, written with compare-and-swap so two publishes racing on
-/// the same pull request cannot both think they posted the comment.
-struct StateStore<'h, H: Host + ?Sized> {
-    host: &'h H,
-    key: String,
-    raw: Option<Vec<u8>>,
-    state: Option<CommentState>,
-}
-
-impl<'h, H: Host + ?Sized> StateStore<'h, H> {
-    fn open(host: &'h H, key: String) -> Result<Self> {
-        let raw = host.get(&key)?;
-        let state = match raw.as_deref().map(serde_json::from_slice::<CommentState>) {
-            Some(Ok(state)) => Some(state),
-            Some(Err(e)) => {
-                host.log(
-                    Level::Warn,
-                    "the stored comment state is unreadable; a new comment will be posted",
-                    &[("key".into(), key.clone()), ("error".into(), e.to_string())],
-                );
-                None
-            }
-            None => None,
-        };
-        Ok(Self {
-            host,
-            key,
-            raw,
-            state,
-        })
-    }
-
-    fn save(&mut self, state: &CommentState) -> Result<()> {
-        let bytes = serde_json::to_vec(state).map_err(|e| {
-            ProviderError::Storage(format!("could not encode the comment state: {e}"))
-        })?;
-        let swapped = self.host.compare_and_swap(
-            &self.key,
-            self.raw.as_deref(),
-            Some(&bytes),
-            Some(STATE_TTL_SECONDS),
-        )?;
-        if !swapped {
-            return Err(ProviderError::Conflict(
-                "another publish for this pull request and workspaces changed the comment \
-                 state at the same time; retry the publish"
-                    .into(),
-            ));
-        }
-        self.raw = Some(bytes);
-        self.state = Some(state.clone());
-        Ok(())
-    }
-}
-
 #[derive(Debug, Deserialize)]
 struct ThreadAnswer {
     id: u64,
@@ -671,35 +548,32 @@ struct StatusContext<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::exports::vcs::provider::comments::{
-        CommitStatusTarget, PullRequestStatusTarget, RenderOptions, RunStatus, WorkspaceReport,
-    };
-    use crate::bindings::vcs::provider::types::{CommandSettings, Credential};
-    use crate::host::fake::FakeHost;
+    use provider_kit::comments::{CommitStatusTarget, PullRequestStatusTarget, RenderOptions};
+    use provider_kit::fake::FakeHost;
+    use provider_kit::publish::UNUSED_PART;
+    use provider_kit::split::MARKER_PREFIX;
+    use provider_kit::testing::fixtures;
+    use provider_kit::types::CommandSettings;
     use serde_json::Value;
 
     const PR_URL: &str =
         "https://dev.azure.com/contoso/proj-guid/_apis/git/repositories/repo-guid/pullRequests/42";
 
     fn connection() -> Connection {
-        Connection {
-            base_url: "https://dev.azure.com/contoso/".into(),
-            credential: Credential::PersonalAccessToken("pat".into()),
-            options: vec![],
-        }
+        fixtures::connection("https://dev.azure.com/contoso/", "pat")
     }
 
     fn repository() -> Repository {
         Repository {
-            id: "repo-guid".into(),
-            name: "infra".into(),
             project: Some("Infra Team".into()),
             project_id: Some("proj-guid".into()),
-            organization: "contoso".into(),
             web_url: Some("https://dev.azure.com/contoso/Infra%20Team/_git/infra".into()),
-            clone_url: None,
-            api_url: "https://dev.azure.com/contoso/".into(),
-            default_branch: Some("main".into()),
+            ..fixtures::repository(
+                "repo-guid",
+                "infra",
+                "contoso",
+                "https://dev.azure.com/contoso/",
+            )
         }
     }
 
@@ -710,51 +584,14 @@ mod tests {
         }
     }
 
-    fn report(kind: RunKind, head: char, run: &str, output: &str) -> RunReport {
-        RunReport {
-            kind,
-            run_url: Some(format!("https://scalr.example/runs/{run}")),
-            run_id: Some(run.into()),
-            head_sha: Some(head.to_string().repeat(40)),
-            workspaces: vec![WorkspaceReport {
-                name: "prod".into(),
-                status: RunStatus::Success,
-                add: 1,
-                change: 0,
-                destroy: 0,
-                import: 0,
-                output: output.into(),
-            }],
-        }
-    }
-
-    fn options() -> PublishOptions {
-        PublishOptions {
-            comments_enabled: true,
-            apply_summary: true,
-            new_comment_per_head: false,
-            render: RenderOptions {
-                max_length: None,
-                commands: None,
-            },
-            options: vec![],
-        }
-    }
+    use fixtures::{publish_options as options, run_report as report};
 
     /// Method, URL without the api-version and JSON body of every request sent so far,
     /// then forget them.
     fn sent(host: &FakeHost) -> Vec<(Method, String, Value)> {
-        host.requests
-            .borrow_mut()
-            .drain(..)
-            .map(|r| {
-                let body = r
-                    .body
-                    .as_deref()
-                    .map(|b| serde_json::from_slice(b).unwrap())
-                    .unwrap_or(Value::Null);
-                (r.method, r.url.replace("?api-version=7.1", ""), body)
-            })
+        fixtures::sent(host)
+            .into_iter()
+            .map(|(method, url, body)| (method, url.replace("?api-version=7.1", ""), body))
             .collect()
     }
 
@@ -969,7 +806,7 @@ mod tests {
                 .map(|i| format!("  + resource number {i:>4}\n"))
                 .collect();
             let plan = report(RunKind::Plan, 'a', "run-1", &long);
-            if render::render(&plan, &small.render).unwrap().len() == 3 {
+            if super::super::render(&plan, &small.render).unwrap().len() == 3 {
                 return (small, plan);
             }
         }
@@ -980,7 +817,7 @@ mod tests {
     fn parts_no_longer_needed_are_emptied_not_deleted() {
         let host = FakeHost::default();
         let (small, plan) = three_part_plan();
-        let parts = render::render(&plan, &small.render).unwrap();
+        let parts = super::super::render(&plan, &small.render).unwrap();
 
         host.json(200, r#"{"id":7,"comments":[{"id":1}]}"#)
             .json(200, r#"{"id":2}"#)
@@ -1041,7 +878,7 @@ mod tests {
         let plan = report(RunKind::Plan, 'a', "run-1", "Plan: 1 to add");
         let marker = format!(
             "<!-- scalr:run workspace-set={} part=1/1 -->",
-            render::workspace_set_hash(&plan)
+            workspace_set_hash(&plan)
         );
         // No stored state, but the pull request already holds our comment (the earlier
         // publish died before saving its id), next to a person quoting the marker.
@@ -1078,7 +915,7 @@ mod tests {
         let host = FakeHost::default();
         let (small, plan) = three_part_plan();
         host.json(200, r#"{"id":7,"comments":[{"id":1}]}"#)
-            .fail(crate::host::HttpError::Timeout("no answer".into()));
+            .fail(provider_kit::host::HttpError::Timeout("no answer".into()));
         let err = publish(&host, &connection(), &target(), &plan, &small).unwrap_err();
         assert!(matches!(err, ProviderError::Transport(_)), "{err:?}");
         assert_eq!(sent(&host).len(), 2);
@@ -1102,8 +939,9 @@ mod tests {
         impl Host for Racing {
             fn send(
                 &self,
-                r: &crate::host::Request,
-            ) -> std::result::Result<crate::host::Response, crate::host::HttpError> {
+                r: &provider_kit::host::Request,
+            ) -> std::result::Result<provider_kit::host::Response, provider_kit::host::HttpError>
+            {
                 // Another process saves its state while this one is posting.
                 for value in self.0.store.borrow_mut().values_mut() {
                     value.push(b' ');
@@ -1113,7 +951,8 @@ mod tests {
             fn get(
                 &self,
                 k: &str,
-            ) -> std::result::Result<Option<Vec<u8>>, crate::host::StorageError> {
+            ) -> std::result::Result<Option<Vec<u8>>, provider_kit::host::StorageError>
+            {
                 self.0.get(k)
             }
             fn set(
@@ -1121,10 +960,13 @@ mod tests {
                 k: &str,
                 v: &[u8],
                 t: Option<u32>,
-            ) -> std::result::Result<(), crate::host::StorageError> {
+            ) -> std::result::Result<(), provider_kit::host::StorageError> {
                 self.0.set(k, v, t)
             }
-            fn delete(&self, k: &str) -> std::result::Result<bool, crate::host::StorageError> {
+            fn delete(
+                &self,
+                k: &str,
+            ) -> std::result::Result<bool, provider_kit::host::StorageError> {
                 self.0.delete(k)
             }
             fn compare_and_swap(
@@ -1133,7 +975,7 @@ mod tests {
                 e: Option<&[u8]>,
                 n: Option<&[u8]>,
                 t: Option<u32>,
-            ) -> std::result::Result<bool, crate::host::StorageError> {
+            ) -> std::result::Result<bool, provider_kit::host::StorageError> {
                 self.0.compare_and_swap(k, e, n, t)
             }
             fn log(&self, l: Level, m: &str, f: &[(String, String)]) {

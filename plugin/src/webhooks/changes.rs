@@ -7,14 +7,13 @@
 
 use serde_json::Value;
 
-use super::json::{Node, invalid};
-use crate::bindings::exports::vcs::provider::webhooks::{
-    ChangeKind, ChangeSource, ChangedFile, ChangedFilesPage,
-};
-use crate::bindings::vcs::provider::types::{Connection, Repository, UpstreamError};
-use crate::error::{ProviderError, Result};
-use crate::host::Host;
 use crate::rest::Client;
+use provider_kit::error::invalid;
+use provider_kit::error::{ProviderError, Result};
+use provider_kit::host::Host;
+use provider_kit::json::Node;
+use provider_kit::types::{Connection, Repository, UpstreamError};
+use provider_kit::webhooks::{ChangeKind, ChangeSource, ChangedFile, ChangedFilesPage};
 
 /// Entries asked for per page: the most both APIs return at once.
 pub const PAGE_SIZE: u64 = 2000;
@@ -346,7 +345,10 @@ mod tests {
         }
         for bad in ["", "pr:1", "pr:x:1", "commits:-1", "commits:1:2", "other:1"] {
             let err = Cursor::parse(bad).unwrap_err();
-            assert!(crate::error::message(&err).contains("start again"), "{bad}");
+            assert!(
+                provider_kit::error::message(&err).contains("start again"),
+                "{bad}"
+            );
         }
     }
 

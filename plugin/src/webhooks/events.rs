@@ -3,17 +3,18 @@
 use serde_json::Value;
 use url::Url;
 
-use super::json::{Node, invalid, parse_timestamp};
 use super::repo;
 use super::state::{self, PrEventType, PrState};
-use crate::bindings::exports::vcs::provider::webhooks::{
+use crate::rest;
+use provider_kit::error::invalid;
+use provider_kit::error::{Result, message};
+use provider_kit::host::{Host, Level};
+use provider_kit::json::{Node, parse_timestamp};
+use provider_kit::types::{Connection, Repository, User};
+use provider_kit::webhooks::{
     Comment, CommentState, Event, EventKind, PullRequest, PullRequestAction, PullRequestStatus,
     PushEvent,
 };
-use crate::bindings::vcs::provider::types::{Connection, Repository, User};
-use crate::error::{Result, message};
-use crate::host::{Host, Level};
-use crate::rest;
 
 /// A ref id of forty zeros: the ref did not exist before, or does not after.
 const ZERO_ID: &str = "0000000000000000000000000000000000000000";
@@ -379,7 +380,7 @@ pub fn comment(node: &Node<'_>, links: &CommentLinks) -> Result<Comment> {
                 return Err(invalid(format!(
                     "{} must be a string, found {}",
                     kind.path,
-                    super::json::kind(kind.value)
+                    provider_kit::json::kind(kind.value)
                 )));
             }
         },

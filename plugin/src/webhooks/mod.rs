@@ -17,34 +17,31 @@
 //!   known by its GUID (standing in for the name) and the pull request is read through
 //!   the connection when one is given, else left out.
 
-mod changes;
+pub mod changes;
 mod events;
-mod json;
 mod repo;
 mod state;
 
 #[cfg(test)]
 mod tests;
 
-use crate::bindings::exports::vcs::provider::commands::{CommandRequest, ParsedCommand};
-use crate::bindings::exports::vcs::provider::webhooks::{
-    ChangeSource, ChangedFilesPage, CommandVerdict, Comment, Decision, Delivery, HandledDelivery,
-    Outcome, PullRequest,
-};
-use crate::bindings::vcs::provider::types::{
-    Connection, IntegrationSettings, ProviderError, PullRequestRef, Repository,
-};
-use crate::error::{Result, message};
-use crate::host::{Host, Level};
 use events::EventType;
-use json::Node;
+use provider_kit::delivery;
+use provider_kit::error::Result;
+use provider_kit::error::invalid;
+use provider_kit::host::Host;
+use provider_kit::json::Node;
+use provider_kit::types::{Connection, IntegrationSettings};
+use provider_kit::webhooks::{Delivery, HandledDelivery, Outcome};
 
 /// How long a delivery id is remembered: Azure DevOps retries for minutes, and
 /// re-sends from the subscription history are manual and rare after a week.
-pub const DEDUPE_TTL_SECONDS: u32 = 7 * 24 * 60 * 60;
+pub use provider_kit::delivery::DEDUPE_TTL_SECONDS;
 
-/// Longest envelope id accepted: ids are GUIDs, and they become storage keys.
-const MAX_ID_BYTES: usize = 128;
+/// Why a command in a comment delivered without its pull request is not checked.
+const NO_PULL_REQUEST: &str = "the delivery does not carry the pull request (comment events of resource version \
+             1.0), so the command cannot be checked; subscribe with resource version 2.0 or give \
+             the provider a connection to read the pull request";
 
 /// The names of the event types this provider reads, for messages.
 const HANDLED_TYPES: &str = "git.push, git.pullrequest.created, git.pullrequest.updated, \
@@ -57,12 +54,12 @@ pub fn handle_delivery(
     connection: Option<&Connection>,
     delivery: &Delivery,
 ) -> Result<HandledDelivery> {
-    let body = json::parse_body(&delivery.body)?;
+    let body = provider_kit::views::parse_delivery_body::<crate::AzureDevOps>(&delivery.body)?;
     let envelope = Node::root(&body);
     let delivery_id = match envelope.opt_str("id")? {
         None | Some("") => None,
-        Some(id) if id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) => {
-            return Err(json::invalid(format!(
+        Some(id) if !delivery::is_valid_id(id) => {
+            return Err(invalid(format!(
                 "id must be the event's id (a GUID), found a {}-byte string",
                 id.len()
             )));
@@ -112,35 +109,21 @@ pub fn handle_delivery(
         }
     };
 
-    let dedupe_key = delivery_id.as_ref().map(|id| format!("delivery:{id}"));
-    if let Some(key) = &dedupe_key {
-        let first = host.compare_and_swap(
-            key,
-            None,
-            Some(type_name.as_bytes()),
-            Some(DEDUPE_TTL_SECONDS),
-        )?;
-        if !first {
-            return Ok(handled(Outcome::Duplicate));
-        }
+    if let Some(id) = &delivery_id
+        && !delivery::first_delivery(host, id, type_name)?
+    {
+        return Ok(handled(Outcome::Duplicate));
     }
 
     if let Some(comment) = &parsed.event.comment {
-        parsed.event.command = command_verdict(
+        parsed.event.command = delivery::command_verdict::<crate::AzureDevOps>(
+            host,
+            settings,
+            connection,
             comment,
             parsed.event.pull_request.as_ref(),
             &parsed.event.repository,
-            |body| crate::commands::parse(body, &settings.commands.prefix),
-            |request| {
-                crate::commands::authorize(
-                    host,
-                    &settings.commands,
-                    &settings.workspaces,
-                    connection,
-                    request,
-                )
-            },
-            host,
+            NO_PULL_REQUEST,
         );
     }
 
@@ -148,85 +131,10 @@ pub fn handle_delivery(
         && let Err(error) = state::save(host, key, new_state)
     {
         // Forget the delivery so Azure DevOps' retry is processed, not a duplicate.
-        if let Some(dedupe) = &dedupe_key {
-            let _ = host.delete(dedupe);
+        if let Some(id) = &delivery_id {
+            let _ = host.delete(&delivery::dedupe_key(id));
         }
         return Err(error);
     }
     Ok(handled(Outcome::Event(parsed.event)))
-}
-
-/// The name and workspaces a parsed command names, for verdicts made here.
-fn describe(command: &ParsedCommand) -> (String, Vec<String>) {
-    match command {
-        ParsedCommand::None => (String::new(), Vec::new()),
-        ParsedCommand::Plan(workspaces) => ("plan".into(), workspaces.clone()),
-        ParsedCommand::Apply(workspaces) => ("apply".into(), workspaces.clone()),
-        ParsedCommand::Help => ("help".into(), Vec::new()),
-        ParsedCommand::Invalid(invalid) => (invalid.input.clone(), Vec::new()),
-    }
-}
-
-/// The verdict on a comment's command: `None` when the comment addresses no command (or
-/// this build cannot parse commands); otherwise `authorize`'s verdict, or a denial
-/// saying why it could not be asked. `parse` and `authorize` are passed in so the
-/// wiring is tested independently of the commands module.
-fn command_verdict(
-    comment: &Comment,
-    pull_request: Option<&PullRequest>,
-    repository: &Repository,
-    parse: impl FnOnce(&str) -> Result<ParsedCommand>,
-    authorize: impl FnOnce(&CommandRequest) -> Result<CommandVerdict>,
-    host: &impl Host,
-) -> Option<CommandVerdict> {
-    let parsed = match parse(&comment.body) {
-        Ok(ParsedCommand::None) | Err(ProviderError::Unsupported(_)) => return None,
-        Err(error) => {
-            host.log(
-                Level::Warn,
-                "could not parse the comment for a command; check the command prefix setting",
-                &[("error".into(), message(&error).to_string())],
-            );
-            return None;
-        }
-        Ok(parsed) => parsed,
-    };
-    let (name, workspaces) = describe(&parsed);
-    let denied = |reason: String| CommandVerdict {
-        name: name.clone(),
-        workspaces: workspaces.clone(),
-        decision: Decision::Denied,
-        reason,
-        reply: None,
-    };
-    let Some(pull_request) = pull_request else {
-        return Some(denied(
-            "the delivery does not carry the pull request (comment events of resource version \
-             1.0), so the command cannot be checked; subscribe with resource version 2.0 or give \
-             the provider a connection to read the pull request"
-                .into(),
-        ));
-    };
-    let request = CommandRequest {
-        comment: comment.clone(),
-        pull_request: pull_request.clone(),
-        pull_request_ref: PullRequestRef {
-            repository: repository.clone(),
-            number: pull_request.number,
-        },
-    };
-    Some(match authorize(&request) {
-        Ok(verdict) => verdict,
-        Err(error) => denied(message(&error).to_string()),
-    })
-}
-
-/// List the changed files of a pull request or a commit range.
-pub fn changed_files(
-    host: &impl Host,
-    connection: &Connection,
-    source: &ChangeSource,
-    cursor: Option<&str>,
-) -> Result<ChangedFilesPage> {
-    changes::changed_files(host, connection, source, cursor)
 }

@@ -9,9 +9,10 @@
 
 use url::Url;
 
-use super::json::{Node, invalid};
-use crate::bindings::vcs::provider::types::Repository;
-use crate::error::Result;
+use provider_kit::error::Result;
+use provider_kit::error::invalid;
+use provider_kit::json::Node;
+use provider_kit::types::Repository;
 
 /// The API base announced by the envelope's resource containers, if any.
 pub fn container_base(envelope: &Node<'_>) -> Result<Option<Url>> {

@@ -4,11 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::exports::vcs::provider::webhooks::{
-    PullRequest, PullRequestAction, PullRequestStatus,
-};
-use crate::error::Result;
-use crate::host::{Host, Level};
+use provider_kit::error::Result;
+use provider_kit::host::{Host, Level};
+use provider_kit::webhooks::{PullRequest, PullRequestAction, PullRequestStatus};
 
 /// Pull-request state expires after half a year without events: a PR that quiet is
 /// treated as unknown (its next update counts as `source-updated`, the safe side).

@@ -7,14 +7,21 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use super::changes::changed_files;
 use super::*;
-use crate::bindings::exports::vcs::provider::commands::InvalidCommand;
-use crate::bindings::exports::vcs::provider::webhooks::{
+use provider_kit::commands::InvalidCommand;
+use provider_kit::commands::{CommandRequest, ParsedCommand};
+use provider_kit::error::{ProviderError, message};
+use provider_kit::fake::FakeHost;
+use provider_kit::testing::fixtures;
+use provider_kit::types::User;
+use provider_kit::types::{PullRequestRef, Repository};
+use provider_kit::webhooks::ChangeSource;
+use provider_kit::webhooks::{
     ChangeKind, ChangedFile, CommentState, CommitRange, Event, EventKind, PullRequestAction,
     PullRequestStatus,
 };
-use crate::bindings::vcs::provider::types::{CommandSettings, Credential, User, Workspace};
-use crate::host::fake::FakeHost;
+use provider_kit::webhooks::{CommandVerdict, Comment, Decision, PullRequest};
 
 const REPO: &str = "0d6e5f4a-3b2c-4d1e-8f9a-7b6c5d4e3f21";
 const PROJECT: &str = "f3d6c2a1-5b7e-4c8d-9a0f-1e2d3c4b5a69";
@@ -69,35 +76,16 @@ fn delivery_of(value: &Value) -> Delivery {
 }
 
 fn settings() -> IntegrationSettings {
-    IntegrationSettings {
-        id: "integration-1".into(),
-        base_url: "https://dev.azure.com/contoso/".into(),
-        commands: CommandSettings {
-            prefix: "/scalr".into(),
-            allow_plan: true,
-            allow_apply: false,
-            bot_user_id: Some("9c8b7a65-4321-4fed-ba98-76543210fedc".into()),
-            run_edited_comments: false,
-            allowed_users: vec![],
-            require_approval_for_apply: false,
-            require_mergeable_for_apply: false,
-        },
-        workspaces: vec![Workspace {
-            name: "prod".into(),
-            vcs_dry_runs: true,
-            directory: None,
-            branch: None,
-        }],
-        options: vec![],
-    }
+    fixtures::integration_settings(
+        "integration-1",
+        "https://dev.azure.com/contoso/",
+        "9c8b7a65-4321-4fed-ba98-76543210fedc",
+        false,
+    )
 }
 
 fn connection() -> Connection {
-    Connection {
-        base_url: "https://dev.azure.com/contoso/".into(),
-        credential: Credential::PersonalAccessToken("pat".into()),
-        options: vec![],
-    }
+    fixtures::connection("https://dev.azure.com/contoso/", "pat")
 }
 
 /// A Debug name without its type prefix (`PullRequestAction::Opened` -> `Opened`).
@@ -700,7 +688,8 @@ fn ignored_deliveries_record_nothing() {
 #[test]
 fn bodies_over_two_megabytes_are_refused() {
     let mut value = load_json("push-branch-updated.json");
-    value["resource"]["padding"] = json!("x".repeat(json::MAX_BODY_BYTES));
+    value["resource"]["padding"] =
+        json!("x".repeat(<crate::AzureDevOps as provider_kit::Provider>::MAX_DELIVERY_BYTES));
     let got = run(&FakeHost::default(), &delivery_of(&value));
     assert_eq!(got["error"], "InvalidPayload");
     assert!(
@@ -802,7 +791,11 @@ fn command_verdicts_come_from_parse_and_authorize() {
         ),
         (
             "commands not built",
-            |_| Err(crate::error::unsupported("parsing")),
+            |_| {
+                Err(provider_kit::error::unsupported::<crate::AzureDevOps>(
+                    "parsing",
+                ))
+            },
             None,
             true,
             None,
@@ -824,10 +817,12 @@ fn command_verdicts_come_from_parse_and_authorize() {
         (
             "authorize failed",
             |_| Ok(ParsedCommand::Apply(vec![])),
-            Some(Err(ProviderError::Upstream(crate::error::UpstreamError {
-                status: Some(500),
-                message: "policy evaluation failed".into(),
-            }))),
+            Some(Err(ProviderError::Upstream(
+                provider_kit::error::UpstreamError {
+                    status: Some(500),
+                    message: "policy evaluation failed".into(),
+                },
+            ))),
             true,
             Some(("apply", Decision::Denied, "policy evaluation failed")),
         ),
@@ -846,17 +841,20 @@ fn command_verdicts_come_from_parse_and_authorize() {
                     reply: "no".into(),
                 }))
             },
-            Some(Err(crate::error::unsupported("authorizing"))),
+            Some(Err(provider_kit::error::unsupported::<crate::AzureDevOps>(
+                "authorizing",
+            ))),
             true,
             Some(("destroy", Decision::Denied, "not implemented")),
         ),
     ];
     for (name, parse, answer, with_pr, want) in cases {
         let mut seen: Option<CommandRequest> = None;
-        let verdict = command_verdict(
+        let verdict = provider_kit::delivery::verdict_with(
             &comment,
             with_pr.then_some(&pr),
             &repository,
+            NO_PULL_REQUEST,
             parse,
             |request| {
                 seen = Some(request.clone());
@@ -1297,4 +1295,15 @@ fn events_keep_their_kinds_consistent() {
         }
         let _: Option<PullRequestAction> = *action;
     }
+}
+
+#[test]
+fn bodies_are_checked_with_azure_devops_wording() {
+    provider_kit::testing::webhooks::bodies_are_checked_with_the_providers_wording::<
+        crate::AzureDevOps,
+    >(
+        "the body is nested deeper than 64 levels; service-hook payloads never are",
+        "the body is 2097153 bytes, more than the 2097152 bytes Azure DevOps ever sends",
+        "the body is empty; a service-hook delivery is a JSON object",
+    );
 }

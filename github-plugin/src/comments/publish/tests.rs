@@ -1,34 +1,23 @@
 //! Publishing against scripted GitHub answers.
 
 use super::*;
-use crate::bindings::exports::vcs::provider::comments::{
-    CommitStatusTarget, PullRequestStatusTarget, RenderOptions, RunStatus, WorkspaceReport,
-};
-use crate::bindings::vcs::provider::types::Credential;
-use crate::host::fake::FakeHost;
-use serde_json::Value;
+use provider_kit::comments::{CommitStatusTarget, PullRequestStatusTarget, RenderOptions};
+use provider_kit::fake::FakeHost;
+use provider_kit::publish::UNUSED_PART;
+use provider_kit::split::MARKER_PREFIX;
+use provider_kit::testing::fixtures;
 
 const REPO_URL: &str = "https://api.github.com/repos/acme/infra";
 
 fn connection() -> Connection {
-    Connection {
-        base_url: "https://api.github.com/".into(),
-        credential: Credential::PersonalAccessToken("github_pat_x".into()),
-        options: vec![],
-    }
+    fixtures::connection("https://api.github.com/", "github_pat_x")
 }
 
 fn repository() -> Repository {
     Repository {
-        id: "123456".into(),
-        name: "infra".into(),
-        project: Some("acme".into()),
-        project_id: None,
-        organization: "acme".into(),
         web_url: Some("https://github.com/acme/infra".into()),
         clone_url: Some("https://github.com/acme/infra.git".into()),
-        api_url: "https://api.github.com/".into(),
-        default_branch: Some("main".into()),
+        ..fixtures::repository("123456", "infra", "acme", "https://api.github.com/")
     }
 }
 
@@ -39,52 +28,7 @@ fn target() -> PullRequestRef {
     }
 }
 
-fn report(kind: RunKind, head: char, run: &str, output: &str) -> RunReport {
-    RunReport {
-        kind,
-        run_url: Some(format!("https://scalr.example/runs/{run}")),
-        run_id: Some(run.into()),
-        head_sha: Some(head.to_string().repeat(40)),
-        workspaces: vec![WorkspaceReport {
-            name: "prod".into(),
-            status: RunStatus::Success,
-            add: 1,
-            change: 0,
-            destroy: 0,
-            import: 0,
-            output: output.into(),
-        }],
-    }
-}
-
-fn options() -> PublishOptions {
-    PublishOptions {
-        comments_enabled: true,
-        apply_summary: true,
-        new_comment_per_head: false,
-        render: RenderOptions {
-            max_length: None,
-            commands: None,
-        },
-        options: vec![],
-    }
-}
-
-/// Method, URL and JSON body of every request sent so far, then forget them.
-fn sent(host: &FakeHost) -> Vec<(Method, String, Value)> {
-    host.requests
-        .borrow_mut()
-        .drain(..)
-        .map(|r| {
-            let body = r
-                .body
-                .as_deref()
-                .map(|b| serde_json::from_slice(b).unwrap())
-                .unwrap_or(Value::Null);
-            (r.method, r.url, body)
-        })
-        .collect()
-}
+use fixtures::{publish_options as options, run_report as report, sent};
 
 fn ids(result: &PublishResult) -> Vec<String> {
     result
@@ -305,7 +249,7 @@ fn three_part_plan() -> (PublishOptions, RunReport) {
             .map(|i| format!("  + resource number {i:>4}\n"))
             .collect();
         let plan = report(RunKind::Plan, 'a', "run-1", &long);
-        if render::render(&plan, &small.render).unwrap().len() == 3 {
+        if super::super::render(&plan, &small.render).unwrap().len() == 3 {
             return (small, plan);
         }
     }
@@ -316,7 +260,7 @@ fn three_part_plan() -> (PublishOptions, RunReport) {
 fn parts_no_longer_needed_are_emptied_not_deleted() {
     let host = FakeHost::default();
     let (small, plan) = three_part_plan();
-    let parts = render::render(&plan, &small.render).unwrap();
+    let parts = super::super::render(&plan, &small.render).unwrap();
     host.json(201, &comment_json(1))
         .json(201, &comment_json(2))
         .json(201, &comment_json(3));
@@ -360,7 +304,7 @@ fn a_retry_after_a_failure_midway_never_posts_twice() {
     let host = FakeHost::default();
     let (small, plan) = three_part_plan();
     host.json(201, &comment_json(1))
-        .fail(crate::host::HttpError::Timeout("no answer".into()));
+        .fail(provider_kit::host::HttpError::Timeout("no answer".into()));
     let err = publish(&host, &connection(), &target(), &plan, &small).unwrap_err();
     assert!(matches!(err, ProviderError::Transport(_)), "{err:?}");
     assert_eq!(sent(&host).len(), 2);
@@ -373,11 +317,11 @@ fn a_retry_after_a_failure_midway_never_posts_twice() {
 
 #[test]
 fn limits_are_githubs() {
-    let limits = super::super::limits();
+    let limits = <crate::GitHub as provider_kit::Provider>::limits(&FakeHost::default());
     assert_eq!(limits.max_length, 65_536);
     assert_eq!(
         limits.unit,
-        crate::bindings::exports::vcs::provider::comments::LengthUnit::UnicodeScalars
+        provider_kit::comments::LengthUnit::UnicodeScalars
     );
     // Astral characters count once: 65,536 of them fit one reply.
     let host = FakeHost::default();
