@@ -215,7 +215,7 @@ fn mutate(rng: &mut Rng, value: &mut Value, depth: usize) {
 }
 
 fn fixtures() -> Vec<Value> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/deliveries");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deliveries");
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("fixtures") {
         let path = entry.expect("entry").path();

@@ -68,7 +68,7 @@ pub mod commands {
     }
 
     /// The parsing table, shared with the component test in `tests/tests/commands.rs`.
-    const PARSE_CASES_JSON: &str = include_str!("../../tests/fixtures/commands/parse-cases.json");
+    const PARSE_CASES_JSON: &str = include_str!("../tests/fixtures/commands/parse-cases.json");
 
     fn parse_cases() -> Vec<(String, Want)> {
         let doc: serde_json::Value = serde_json::from_str(PARSE_CASES_JSON).unwrap();

@@ -32,7 +32,7 @@ pub struct Story {
 
 impl Story {
     pub fn load() -> Self {
-        let seed = workspace().join("tests/scenarios/seed-story");
+        let seed = workspace().join("examples/seed-story");
         let recorded: Value = serde_json::from_slice(
             &std::fs::read(seed.join("deliveries/01-pr-created.json")).unwrap(),
         )
@@ -46,7 +46,7 @@ impl Story {
             pr_created: recorded["body"].clone(),
             comment: json_file(&seed.join("deliveries/03-reviewer-plans.json")),
             push: json_file(
-                &workspace().join("tests/fixtures/deliveries/push-branch-updated.json"),
+                &workspace().join("plugin/tests/fixtures/deliveries/push-branch-updated.json"),
             ),
         }
     }

@@ -340,7 +340,7 @@ fn message(error: &ProviderError) -> String {
 
 fn cassette(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/cassettes/auth")
+        .join("../plugin/tests/fixtures/cassettes/auth")
         .join(name)
 }
 

@@ -36,7 +36,7 @@ fn provider() -> Provider {
 fn the_parsing_table_holds_through_the_component() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/commands/parse-cases.json"
+        "/../provider-kit/tests/fixtures/commands/parse-cases.json"
     ))
     .unwrap();
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();

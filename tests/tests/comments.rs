@@ -44,12 +44,10 @@ const NOTE_CONTINUES: &str = "<sub>This line continues in the next part.</sub>\n
 /// Written after the last fence of an output that does not end with a newline.
 const NOTE_NO_NEWLINE: &str = "<!-- the output ends without a newline -->\n";
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
 fn report_path(name: &str) -> PathBuf {
-    fixtures().join("reports").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/reports")
+        .join(name)
 }
 
 /// A run report from `tests/fixtures/reports`, in the format `host-harness render` reads.
@@ -62,7 +60,9 @@ fn report_fixture(name: &str) -> RunReport {
 }
 
 fn cassette(name: &str) -> Arc<Replayer> {
-    let path = fixtures().join("cassettes/comments").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugin/tests/fixtures/cassettes/comments")
+        .join(name);
     Arc::new(
         Replayer::from_file(&path, vec![PAT.to_string()])
             .unwrap_or_else(|e| panic!("cassette {name}: {e}")),

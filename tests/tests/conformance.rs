@@ -83,7 +83,7 @@ fn a_wrong_expectation_in_the_pack_fails_with_a_diff() {
     let work = tempfile::tempdir().unwrap();
     let scenario = work.path().join("story");
     std::fs::create_dir_all(scenario.join("deliveries")).unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/seed-story");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed-story");
     for entry in std::fs::read_dir(source.join("deliveries")).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(
@@ -129,7 +129,7 @@ fn the_github_provider_passes_with_no_change_to_the_contract_or_the_host() {
         "{table}"
     );
     assert!(
-        table.contains("scenario scenarios/pr-story: 10 deliveries as expected"),
+        table.contains("scenario github-story: 10 deliveries as expected"),
         "{table}"
     );
 }

@@ -64,7 +64,7 @@ fn ten_thousand_deliveries_exactly_once_with_p99_under_100_ms() {
     // 85% good: pull requests opened and `/scalr plan` comments (each queues a plan),
     // and pushes (nothing to run); 10% redeliveries of good ones; 5% invalid bodies.
     let invalid_bodies: Vec<Vec<u8>> =
-        std::fs::read_dir(workspace().join("tests/fixtures/deliveries"))
+        std::fs::read_dir(workspace().join("plugin/tests/fixtures/deliveries"))
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {

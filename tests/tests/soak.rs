@@ -34,7 +34,7 @@ const FORGED_AUTH: &str = "Basic c3ZjOndyb25n";
 
 fn fixture(name: &str) -> Value {
     let path = format!(
-        "{}/fixtures/deliveries/{name}.json",
+        "{}/../plugin/tests/fixtures/deliveries/{name}.json",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("json")

@@ -33,7 +33,7 @@ vcs_dry_runs = true
 "#;
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/deliveries")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin/tests/fixtures/deliveries")
 }
 
 fn pipeline(config_text: &str, storage: Arc<dyn TxStore>) -> provider_tests::LinePipeline {
@@ -81,7 +81,7 @@ fn every_fixture_gives_its_snapshot_line_through_the_component() {
             .trim_end_matches(".json")
             .trim_end_matches(".txt")
             .to_string();
-        insta::with_settings!({ snapshot_path => "../fixtures/snapshots", prepend_module_to_snapshot => false }, {
+        insta::with_settings!({ snapshot_path => "../../plugin/tests/fixtures/snapshots", prepend_module_to_snapshot => false }, {
             insta::assert_json_snapshot!(snapshot, line);
         });
     }

@@ -94,7 +94,7 @@ fn inspect_explains_files_it_cannot_use() {
 }
 
 fn scenario() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scenarios/seed-story")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed-story")
 }
 
 #[test]
@@ -176,8 +176,8 @@ fn replay_shows_a_readable_diff_when_the_output_changes() {
 
 #[test]
 fn webhook_prints_one_line_per_delivery_and_fails_only_when_it_cannot_work() {
-    let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/deliveries");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugin/tests/fixtures/deliveries");
     let files = [
         "pr-created.json",
         "invalid-not-json.txt",
@@ -292,7 +292,7 @@ redirect_uri = "https://scalr.example/callback?integration=contoso"
 fn auth_validate_reports_a_missing_scope_from_a_cassette() {
     let dir = tempfile::tempdir().unwrap();
     let cassettes = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/cassettes/auth");
+        .join("../../plugin/tests/fixtures/cassettes/auth");
     let config = write_config(
         dir.path(),
         r#"
@@ -349,7 +349,7 @@ enabled = true
 #[test]
 fn the_github_provider_runs_under_the_same_cli_contract() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let config = root.join("tests/conformance/github/scenarios/pr-story/config.toml");
+    let config = root.join("examples/github-story/config.toml");
     let deliveries = root.join("github-plugin/tests/fixtures/deliveries");
     let files = [
         "pr-opened.json",

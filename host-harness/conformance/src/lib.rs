@@ -701,7 +701,14 @@ fn behaviour(provider: &Provider, dir: &Path, limits: Option<&CommentLimits>, re
     };
     for scenario in &pack.scenarios {
         let path = dir.join(scenario);
-        let name = format!("scenario {}", scenario.display());
+        // Named by its folder: packs often reach scenarios through `../`.
+        let name = format!(
+            "scenario {}",
+            scenario.file_name().map_or_else(
+                || scenario.display().to_string(),
+                |n| n.to_string_lossy().into_owned()
+            )
+        );
         let result = Scenario::load(&path)
             .and_then(|s| {
                 let run = s.run(provider)?;

@@ -30,7 +30,7 @@ const JANE: &str = "54d125f7-69f7-4191-904f-c5b96b6261c8";
 const HEAD_1: &str = "0e3abf27faeea45c2bfbb2da116495c2120ed86a";
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/deliveries")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deliveries")
 }
 
 /// A fixture as a delivery: a recorded `{"headers", "body"}` or a raw body.

@@ -235,7 +235,7 @@ struct OpenedDelivery {
 /// description padded to [`BODY_BYTES`].
 fn opened_delivery() -> anyhow::Result<OpenedDelivery> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/conformance/github/scenarios/pr-story/deliveries/02-pr-opened.json");
+        .join("../../examples/github-story/deliveries/02-pr-opened.json");
     let recorded: Value = serde_json::from_slice(
         &std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
     )?;

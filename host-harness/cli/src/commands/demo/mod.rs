@@ -33,7 +33,7 @@ const DEMO_PAT: &str = "demo-pat-not-a-secret";
 
 /// The scenario the demo plays by default: the seed's story.
 pub fn default_scenario() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scenarios/seed-story")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed-story")
 }
 
 /// What the demo saw, and whether the story's facts held.
