@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Provider;
-use crate::comments::RunReport;
+use crate::comments::{CommitStatus, RunReport};
 use crate::error::{ProviderError, Result};
 use crate::host::{Host, Level};
 use crate::render::Fnv64;
@@ -96,6 +96,45 @@ pub fn http_url(raw: &str) -> Result<String> {
         _ => Err(ProviderError::InvalidConfig(format!(
             "the status target URL {raw:?} is not an http(s) URL"
         ))),
+    }
+}
+
+/// The genre (context prefix) of a status whose caller names none.
+pub const DEFAULT_STATUS_GENRE: &str = "scalr";
+
+/// A status's context and link, checked: what every platform's status call starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusContext<'a> {
+    /// The context's name (`plan/prod`), trimmed and never empty.
+    pub name: &'a str,
+    /// Its genre, [`DEFAULT_STATUS_GENRE`] when the status names none.
+    pub genre: &'a str,
+    /// The link, checked to be http(s).
+    pub target_url: Option<String>,
+}
+
+impl<'a> StatusContext<'a> {
+    /// The context of `status`; an empty name or a link that is not http(s) is
+    /// `invalid-config`.
+    pub fn of(status: &'a CommitStatus) -> Result<Self> {
+        let name = status.context_name.trim();
+        if name.is_empty() {
+            return Err(ProviderError::InvalidConfig(
+                "the status has no context name; name it, for example `plan/prod`".into(),
+            ));
+        }
+        let genre = status
+            .context_genre
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .unwrap_or(DEFAULT_STATUS_GENRE);
+        let target_url = status.target_url.as_deref().map(http_url).transpose()?;
+        Ok(Self {
+            name,
+            genre,
+            target_url,
+        })
     }
 }
 

@@ -1044,6 +1044,31 @@ pub mod fixtures {
         }
     }
 
+    /// Publish options with a 1,000-unit limit, and a plan that `render` (the
+    /// provider's `comments.render`) splits into exactly three parts: for the tests of
+    /// parts a later, shorter report no longer needs.
+    pub fn three_part_plan(
+        render: impl Fn(&RunReport, &RenderOptions) -> crate::error::Result<Vec<String>>,
+    ) -> (PublishOptions, RunReport) {
+        let small = PublishOptions {
+            render: RenderOptions {
+                max_length: Some(1000),
+                commands: None,
+            },
+            ..publish_options()
+        };
+        for lines in 20..200 {
+            let long: String = (0..lines)
+                .map(|i| format!("  + resource number {i:>4}\n"))
+                .collect();
+            let plan = run_report(RunKind::Plan, 'a', "run-1", &long);
+            if render(&plan, &small.render).unwrap().len() == 3 {
+                return (small, plan);
+            }
+        }
+        panic!("no output length gives three parts")
+    }
+
     /// Method, URL and JSON body (`null` without one) of every request sent so far, then
     /// forget them.
     pub fn sent(host: &FakeHost) -> Vec<(Method, String, Value)> {

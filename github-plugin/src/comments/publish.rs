@@ -18,12 +18,9 @@ use provider_kit::comments::{
 use provider_kit::error::{ProviderError, Result};
 use provider_kit::host::{Host, Level, Method};
 use provider_kit::publish::{
-    CasStore, check_reply, clip, commit_sha, content_hash, http_url, state_key, unused_part,
+    CasStore, StatusContext, check_reply, clip, commit_sha, content_hash, state_key, unused_part,
 };
 use provider_kit::types::{Connection, PullRequestRef, Repository};
-
-/// Status context prefix when the caller names no genre.
-const DEFAULT_GENRE: &str = "scalr";
 
 /// GitHub truncates nothing but refuses longer status descriptions: 140 characters.
 const MAX_DESCRIPTION_CHARS: usize = 140;
@@ -181,22 +178,11 @@ pub fn set_status(
     target: &StatusTarget,
     status: &CommitStatus,
 ) -> Result<()> {
-    let name = status.context_name.trim();
-    if name.is_empty() {
-        return Err(ProviderError::InvalidConfig(
-            "the status has no context name; name it, for example `plan/prod`".into(),
-        ));
-    }
-    let genre = status
-        .context_genre
-        .as_deref()
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-        .unwrap_or(DEFAULT_GENRE);
-    let target_url = match &status.target_url {
-        Some(raw) => Some(http_url(raw)?),
-        None => None,
-    };
+    let StatusContext {
+        name,
+        genre,
+        target_url,
+    } = StatusContext::of(status)?;
     let (state, note) = github_state(status.state);
     let description = status.description.trim();
     let description = match (note, description.is_empty()) {

@@ -17,7 +17,7 @@ use provider_kit::comments::{
 use provider_kit::error::{ProviderError, Result};
 use provider_kit::host::{Host, Level, Method};
 use provider_kit::publish::{
-    CasStore, check_reply, clip, commit_sha, content_hash, http_url, state_key, unused_part,
+    CasStore, check_reply, clip, commit_sha, content_hash, state_key, unused_part,
 };
 use provider_kit::types::{Connection, PullRequestRef, Repository};
 use provider_kit::views::workspace_set_hash;
@@ -35,9 +35,6 @@ const THREAD_STATUSES: &[(&str, u8)] = &[
     ("bydesign", 5),
     ("pending", 6),
 ];
-
-/// Status genre when the caller names none.
-const DEFAULT_GENRE: &str = "scalr";
 
 /// Longest status description sent, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 256;
@@ -207,22 +204,12 @@ pub fn set_status(
     target: &StatusTarget,
     status: &CommitStatus,
 ) -> Result<()> {
-    let name = status.context_name.trim();
-    if name.is_empty() {
-        return Err(ProviderError::InvalidConfig(
-            "the status has no context name; name it, for example `plan/prod`".into(),
-        ));
-    }
-    let genre = status
-        .context_genre
-        .as_deref()
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-        .unwrap_or(DEFAULT_GENRE);
-    let target_url = match &status.target_url {
-        Some(raw) => Some(http_url(raw)?),
-        None => None,
-    };
+    // The kit's checked context; `StatusContext` here is Azure DevOps' wire shape.
+    let provider_kit::publish::StatusContext {
+        name,
+        genre,
+        target_url,
+    } = provider_kit::publish::StatusContext::of(status)?;
     let mut body = StatusBody {
         state: match status.state {
             StatusState::Pending => "pending",
@@ -548,7 +535,7 @@ struct StatusContext<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use provider_kit::comments::{CommitStatusTarget, PullRequestStatusTarget, RenderOptions};
+    use provider_kit::comments::{CommitStatusTarget, PullRequestStatusTarget};
     use provider_kit::fake::FakeHost;
     use provider_kit::publish::UNUSED_PART;
     use provider_kit::split::MARKER_PREFIX;
@@ -792,25 +779,8 @@ mod tests {
         assert_eq!(requests[0].1, format!("{PR_URL}/threads"));
     }
 
-    /// Publish options with a small limit, and a plan that takes exactly three parts.
     fn three_part_plan() -> (PublishOptions, RunReport) {
-        let small = PublishOptions {
-            render: RenderOptions {
-                max_length: Some(1000),
-                commands: None,
-            },
-            ..options()
-        };
-        for lines in 20..200 {
-            let long: String = (0..lines)
-                .map(|i| format!("  + resource number {i:>4}\n"))
-                .collect();
-            let plan = report(RunKind::Plan, 'a', "run-1", &long);
-            if super::super::render(&plan, &small.render).unwrap().len() == 3 {
-                return (small, plan);
-            }
-        }
-        panic!("no output length gives three parts")
+        fixtures::three_part_plan(super::super::render)
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Publishing against scripted GitHub answers.
 
 use super::*;
-use provider_kit::comments::{CommitStatusTarget, PullRequestStatusTarget, RenderOptions};
+use provider_kit::comments::{CommitStatusTarget, PullRequestStatusTarget};
 use provider_kit::fake::FakeHost;
 use provider_kit::publish::UNUSED_PART;
 use provider_kit::split::MARKER_PREFIX;
@@ -235,25 +235,8 @@ fn a_new_head_gets_a_new_comment_when_asked() {
     assert_eq!(sent(&host)[0].1, format!("{REPO_URL}/issues/42/comments"));
 }
 
-/// Publish options with a small limit, and a plan that takes exactly three parts.
 fn three_part_plan() -> (PublishOptions, RunReport) {
-    let small = PublishOptions {
-        render: RenderOptions {
-            max_length: Some(1000),
-            commands: None,
-        },
-        ..options()
-    };
-    for lines in 20..200 {
-        let long: String = (0..lines)
-            .map(|i| format!("  + resource number {i:>4}\n"))
-            .collect();
-        let plan = report(RunKind::Plan, 'a', "run-1", &long);
-        if super::super::render(&plan, &small.render).unwrap().len() == 3 {
-            return (small, plan);
-        }
-    }
-    panic!("no output length gives three parts")
+    fixtures::three_part_plan(super::super::render)
 }
 
 #[test]
