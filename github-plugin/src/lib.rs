@@ -136,3 +136,14 @@ impl Provider for GitHub {
 }
 
 provider_kit::export_provider!(GitHub);
+
+#[cfg(test)]
+mod tests {
+    /// The manifest the host reads beside the component says what this crate says.
+    #[test]
+    fn the_provider_manifest_agrees_with_the_constants() {
+        provider_kit::testing::manifest_agrees_with_the_provider::<super::GitHub>(include_str!(
+            "../provider.toml"
+        ));
+    }
+}

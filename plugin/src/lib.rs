@@ -140,3 +140,14 @@ impl Provider for AzureDevOps {
 }
 
 provider_kit::export_provider!(AzureDevOps);
+
+#[cfg(test)]
+mod tests {
+    /// The manifest the host reads beside the component says what this crate says.
+    #[test]
+    fn the_provider_manifest_agrees_with_the_constants() {
+        provider_kit::testing::manifest_agrees_with_the_provider::<super::AzureDevOps>(
+            include_str!("../provider.toml"),
+        );
+    }
+}

@@ -14,7 +14,9 @@
 //!   reaching the shared renderer, and the provider's own limit;
 //! - [`webhooks`]: the body checks of deliveries, worded for the provider;
 //! - [`fixtures`]: records most tests build (connections, settings, reports), and the
-//!   requests a [`FakeHost`] saw.
+//!   requests a [`FakeHost`] saw;
+//! - [`manifest_agrees_with_the_provider`]: the provider manifest the host reads says
+//!   what the provider's constants say.
 //!
 //! Test code: it unwraps, indexes and panics, like the tests it serves.
 #![allow(
@@ -26,6 +28,29 @@
 
 use crate::Provider;
 use crate::fake::FakeHost;
+
+/// Check that a provider manifest (`provider.toml`, the `NAME.toml` the host reads beside
+/// a 0.1.0 component) agrees with `P`'s constants: `name`, `display_name` and
+/// `max_delivery_bytes`, each of which the manifest must state. The manifest is read
+/// line by line (`key = value`, `#` comments), which is all these keys need.
+pub fn manifest_agrees_with_the_provider<P: Provider>(manifest: &str) {
+    let value = |key: &str| -> String {
+        manifest
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or_default())
+            .filter_map(|line| line.split_once('='))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+            .unwrap_or_else(|| panic!("the manifest does not state `{key}`"))
+    };
+    assert_eq!(value("name"), P::NAME, "name");
+    assert_eq!(value("display_name"), P::DISPLAY_NAME, "display_name");
+    assert_eq!(
+        value("max_delivery_bytes").parse::<usize>().ok(),
+        Some(P::MAX_DELIVERY_BYTES),
+        "max_delivery_bytes"
+    );
+}
 
 /// Re-exported for [`command_suite!`](crate::command_suite)'s property tests.
 #[doc(hidden)]

@@ -1,7 +1,8 @@
 //! Local imitations of the services the providers talk to: real HTTP servers on loopback
 //! that answer like the service does, keep what was posted in memory, and fail on request.
 //!
-//! - [`azure_devops`]: the Azure DevOps REST resources the Azure DevOps provider calls.
+//! - [`azure_devops`]: the Azure DevOps REST resources the Azure DevOps provider calls;
+//! - [`github`]: the GitHub REST resources the GitHub provider calls.
 //!
 //! They exist for integration tests, `host-harness demo` and the `serve` load tests, and
 //! are **never used in production**: the host's egress policy lets a guest reach loopback
