@@ -1,12 +1,19 @@
-//! Pieces of `comments.publish` and `comments.reply` every provider runs alike: the
-//! comment state in storage ([`CasStore`] at [`state_key`]), the hash that tells whether
-//! a part changed, the body of a part no longer used, and the length check of replies.
+//! `comments.publish` and the pieces of `comments.reply` every provider runs alike.
+//!
+//! [`publish_parts`] is the whole "sticky comment" flow: a report's bodies are posted
+//! once and updated in place by later runs (a new head commit, the apply after the plan),
+//! parts a shorter report no longer needs are emptied, never deleted, and the state is
+//! saved after every comment sent, by compare-and-swap ([`CasStore`] at [`state_key`]),
+//! so a retried publish never posts twice. A provider supplies only how its platform
+//! posts and edits a comment ([`CommentApi`]).
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::Provider;
-use crate::comments::{CommitStatus, RunReport};
+use crate::comments::{
+    CommitStatus, PostedComment, PublishAction, PublishOptions, PublishResult, RunKind, RunReport,
+};
 use crate::error::{ProviderError, Result};
 use crate::host::{Host, Level};
 use crate::render::Fnv64;
@@ -200,5 +207,437 @@ impl<'h, H: Host + ?Sized, T: Serialize + DeserializeOwned + Clone> CasStore<'h,
         self.raw = Some(bytes);
         self.state = Some(state.clone());
         Ok(())
+    }
+}
+
+/// How a platform posts and edits the comments of a report: all [`publish_parts`] needs
+/// of a provider.
+pub trait CommentApi {
+    /// What the provider keeps to find one posted comment again (its ids, a link). It is
+    /// stored as JSON fields beside the part's content hash, so it must serialize as a
+    /// struct (a map).
+    type Part: Serialize + DeserializeOwned + Clone + PartialEq;
+
+    /// Post `body` as a new comment. `first` is the report's first part when this is a
+    /// later one (a platform with threads replies in the first part's thread).
+    fn create(&self, body: &str, first: Option<&Self::Part>) -> Result<Self::Part>;
+
+    /// Replace the body of a posted comment; `not-found` when it was deleted. The part
+    /// may be refreshed (a new link).
+    fn update(&self, part: &mut Self::Part, body: &str) -> Result<()>;
+
+    /// A first part an earlier publish posted but did not get to record (it stopped
+    /// between the post and the save): the integration's own comment (`bot_user_id`)
+    /// whose first line starts with `marker`. `None` by default: such a platform posts the
+    /// report again after a crash at that point.
+    fn find_orphan(&self, marker: &str, bot_user_id: &str) -> Result<Option<Self::Part>> {
+        let _ = (marker, bot_user_id);
+        Ok(None)
+    }
+
+    /// The posted comment, as `comments.publish` reports it.
+    fn posted(&self, part: &Self::Part) -> PostedComment;
+}
+
+/// What storage remembers about the comments of a pull request and workspace set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "P: Serialize + DeserializeOwned")]
+struct CommentState<P> {
+    head_sha: Option<String>,
+    run_id: Option<String>,
+    parts: Vec<StoredPart<P>>,
+}
+
+impl<P> Default for CommentState<P> {
+    fn default() -> Self {
+        Self {
+            head_sha: None,
+            run_id: None,
+            parts: Vec::new(),
+        }
+    }
+}
+
+/// One posted comment and a hash of what it now says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "P: Serialize + DeserializeOwned")]
+struct StoredPart<P> {
+    #[serde(flatten)]
+    part: P,
+    content_hash: String,
+}
+
+/// Whether `options` leave `report` unpublished: comments are off, or it is an apply and
+/// the apply summary is off (the plan's comment then stays as it is).
+pub fn skips(report: &RunReport, options: &PublishOptions) -> bool {
+    !options.comments_enabled || (report.kind == RunKind::Apply && !options.apply_summary)
+}
+
+/// The answer of a publish that [`skips`].
+pub fn skipped() -> PublishResult {
+    PublishResult {
+        action: PublishAction::Skipped,
+        comments: vec![],
+    }
+}
+
+/// Publish `bodies`, the rendering of `report`, on pull request `target` through `api`:
+/// create what is new, update what changed, empty what is no longer needed, and say
+/// which it was. A comment deleted by someone is posted afresh (the whole report).
+pub fn publish_parts<A: CommentApi>(
+    host: &(impl Host + ?Sized),
+    api: &A,
+    target: &PullRequestRef,
+    report: &RunReport,
+    options: &PublishOptions,
+    bodies: &[String],
+) -> Result<PublishResult> {
+    let mut store = CasStore::<_, CommentState<A::Part>>::open(host, state_key(target, report))?;
+    let previous = store.state().cloned();
+    let new_head = report.kind == RunKind::Plan
+        && report.head_sha.is_some()
+        && previous
+            .as_ref()
+            .is_some_and(|p| p.head_sha != report.head_sha);
+    let mut state = match previous {
+        Some(state) if !(options.new_comment_per_head && new_head) => state,
+        Some(_) => CommentState::default(),
+        None => {
+            // No state: either the first report here, or an earlier publish posted the
+            // comment and stopped before saving its id (a crash, a timeout). Adopt such
+            // an orphan rather than post the result twice.
+            let mut fresh = CommentState::default();
+            let bot = options
+                .render
+                .commands
+                .as_ref()
+                .and_then(|c| c.bot_user_id.as_deref());
+            if let Some(bot) = bot {
+                let marker = format!("{MARKER_PREFIX}{} part=1/", workspace_set_hash(report));
+                if let Some(part) = api.find_orphan(&marker, bot)? {
+                    fresh.parts.push(StoredPart {
+                        part,
+                        // Matches no body, so the orphan is brought up to date.
+                        content_hash: String::new(),
+                    });
+                }
+            }
+            fresh
+        }
+    };
+    state.head_sha = report.head_sha.clone().or(state.head_sha);
+    state.run_id = report.run_id.clone();
+
+    let mut created = false;
+    let mut updated = false;
+    let mut index = 0;
+    while let Some(body) = bodies.get(index) {
+        let hash = content_hash(body);
+        match state.parts.get_mut(index) {
+            Some(stored) if stored.content_hash == hash => {}
+            Some(stored) => match api.update(&mut stored.part, body) {
+                Err(ProviderError::NotFound(why)) => {
+                    // Someone deleted the comment (or its thread): post the report afresh.
+                    host.log(
+                        Level::Warn,
+                        "the report's earlier comment is gone; posting a new one",
+                        &[("error".into(), why)],
+                    );
+                    state.parts.clear();
+                    store.save(&state)?;
+                    (index, created, updated) = (0, false, false);
+                    continue;
+                }
+                Err(other) => return Err(other),
+                Ok(()) => {
+                    stored.content_hash = hash;
+                    updated = true;
+                    store.save(&state)?;
+                }
+            },
+            None => {
+                let part = api.create(body, state.parts.first().map(|first| &first.part))?;
+                state.parts.push(StoredPart {
+                    part,
+                    content_hash: hash,
+                });
+                created = true;
+                store.save(&state)?;
+            }
+        }
+        index += 1;
+    }
+    let unused = unused_part(report);
+    let unused_hash = content_hash(&unused);
+    for index in bodies.len()..state.parts.len() {
+        let Some(stored) = state.parts.get_mut(index) else {
+            break;
+        };
+        if stored.content_hash != unused_hash {
+            match api.update(&mut stored.part, &unused) {
+                // Already deleted by someone: nothing left to empty.
+                Err(ProviderError::NotFound(_)) | Ok(()) => {}
+                Err(other) => return Err(other),
+            }
+            stored.content_hash = unused_hash.clone();
+            updated = true;
+            store.save(&state)?;
+        }
+    }
+    if store.state() != Some(&state) {
+        // Nothing was sent, but the run and head moved on.
+        store.save(&state)?;
+    }
+
+    let action = match (created, updated) {
+        (_, true) => PublishAction::Updated,
+        (true, false) => PublishAction::Created,
+        (false, false) => PublishAction::Unchanged,
+    };
+    let comments = state
+        .parts
+        .iter()
+        .take(bodies.len())
+        .map(|stored| api.posted(&stored.part))
+        .collect();
+    Ok(PublishResult { action, comments })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::comments::{RenderOptions, RunStatus, WorkspaceReport};
+    use crate::host::MemoryHost;
+    use crate::types::Repository;
+
+    /// A platform in memory: comments by id, and a script of failures for `update`.
+    #[derive(Default)]
+    struct Platform {
+        comments: RefCell<Vec<Option<String>>>,
+        fail_next_update: RefCell<Option<ProviderError>>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Id {
+        id: usize,
+    }
+
+    impl CommentApi for Platform {
+        type Part = Id;
+
+        fn create(&self, body: &str, _first: Option<&Id>) -> Result<Id> {
+            let mut comments = self.comments.borrow_mut();
+            comments.push(Some(body.to_owned()));
+            Ok(Id {
+                id: comments.len() - 1,
+            })
+        }
+
+        fn update(&self, part: &mut Id, body: &str) -> Result<()> {
+            if let Some(error) = self.fail_next_update.borrow_mut().take() {
+                return Err(error);
+            }
+            match self.comments.borrow_mut().get_mut(part.id) {
+                Some(slot @ Some(_)) => {
+                    *slot = Some(body.to_owned());
+                    Ok(())
+                }
+                _ => Err(ProviderError::NotFound("no such comment".into())),
+            }
+        }
+
+        fn posted(&self, part: &Id) -> PostedComment {
+            PostedComment {
+                thread_id: None,
+                comment_id: part.id.to_string(),
+                url: None,
+            }
+        }
+    }
+
+    fn target() -> PullRequestRef {
+        PullRequestRef {
+            repository: Repository {
+                id: "repo".into(),
+                name: "infra".into(),
+                project: Some("p".into()),
+                project_id: None,
+                organization: "o".into(),
+                web_url: None,
+                clone_url: None,
+                api_url: "https://vcs.example/".into(),
+                default_branch: None,
+            },
+            number: 7,
+        }
+    }
+
+    fn report(kind: RunKind, run: &str) -> RunReport {
+        RunReport {
+            kind,
+            run_url: None,
+            run_id: Some(run.into()),
+            head_sha: Some("a".repeat(40)),
+            workspaces: vec![WorkspaceReport {
+                name: "prod".into(),
+                status: RunStatus::Success,
+                add: 1,
+                change: 0,
+                destroy: 0,
+                import: 0,
+                output: String::new(),
+            }],
+        }
+    }
+
+    fn options() -> PublishOptions {
+        PublishOptions {
+            comments_enabled: true,
+            apply_summary: true,
+            new_comment_per_head: false,
+            render: RenderOptions {
+                max_length: None,
+                commands: None,
+            },
+            options: vec![],
+        }
+    }
+
+    fn bodies(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|t| (*t).to_owned()).collect()
+    }
+
+    #[test]
+    fn parts_are_created_updated_in_place_and_emptied_when_no_longer_needed() {
+        let host = MemoryHost::new();
+        let platform = Platform::default();
+        let plan = report(RunKind::Plan, "run-1");
+        let first = publish_parts(
+            &host,
+            &platform,
+            &target(),
+            &plan,
+            &options(),
+            &bodies(&["a", "b"]),
+        )
+        .unwrap();
+        assert_eq!(first.action, PublishAction::Created);
+        assert_eq!(first.comments.len(), 2);
+
+        let again = publish_parts(
+            &host,
+            &platform,
+            &target(),
+            &plan,
+            &options(),
+            &bodies(&["a", "b"]),
+        )
+        .unwrap();
+        assert_eq!(again.action, PublishAction::Unchanged);
+
+        let apply = report(RunKind::Apply, "run-2");
+        let shorter = publish_parts(
+            &host,
+            &platform,
+            &target(),
+            &apply,
+            &options(),
+            &bodies(&["c"]),
+        )
+        .unwrap();
+        assert_eq!(shorter.action, PublishAction::Updated);
+        assert_eq!(shorter.comments.len(), 1);
+        let comments = platform.comments.borrow();
+        assert_eq!(comments[0].as_deref(), Some("c"));
+        assert!(
+            comments[1].as_deref().unwrap().contains(UNUSED_PART),
+            "{comments:?}"
+        );
+        assert_eq!(comments.len(), 2, "nothing posted twice");
+    }
+
+    #[test]
+    fn a_deleted_comment_is_posted_afresh_and_other_failures_are_returned() {
+        let host = MemoryHost::new();
+        let platform = Platform::default();
+        let plan = report(RunKind::Plan, "run-1");
+        publish_parts(
+            &host,
+            &platform,
+            &target(),
+            &plan,
+            &options(),
+            &bodies(&["a"]),
+        )
+        .unwrap();
+
+        *platform.fail_next_update.borrow_mut() = Some(ProviderError::Transport("reset".into()));
+        let failed = publish_parts(
+            &host,
+            &platform,
+            &target(),
+            &plan,
+            &options(),
+            &bodies(&["b"]),
+        );
+        assert!(
+            matches!(failed, Err(ProviderError::Transport(_))),
+            "{failed:?}"
+        );
+        assert_eq!(platform.comments.borrow()[0].as_deref(), Some("a"));
+
+        platform.comments.borrow_mut()[0] = None;
+        let afresh = publish_parts(
+            &host,
+            &platform,
+            &target(),
+            &plan,
+            &options(),
+            &bodies(&["b"]),
+        )
+        .unwrap();
+        assert_eq!(afresh.action, PublishAction::Created);
+        assert_eq!(afresh.comments[0].comment_id, "1");
+        assert_eq!(platform.comments.borrow()[1].as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn the_stored_part_keeps_the_providers_fields_flat_beside_its_hash() {
+        let host = MemoryHost::new();
+        let plan = report(RunKind::Plan, "run-1");
+        publish_parts(
+            &host,
+            &Platform::default(),
+            &target(),
+            &plan,
+            &options(),
+            &bodies(&["a"]),
+        )
+        .unwrap();
+        let stored: serde_json::Value =
+            serde_json::from_slice(&host.value(&state_key(&target(), &plan)).unwrap()).unwrap();
+        assert_eq!(stored["parts"][0]["id"], 0);
+        assert_eq!(stored["parts"][0]["content_hash"], content_hash("a"));
+        assert_eq!(stored["run_id"], "run-1");
+    }
+
+    #[test]
+    fn switches_decide_what_is_skipped() {
+        let plan = report(RunKind::Plan, "r");
+        let apply = report(RunKind::Apply, "r");
+        assert!(!skips(&plan, &options()));
+        let off = PublishOptions {
+            comments_enabled: false,
+            ..options()
+        };
+        assert!(skips(&plan, &off));
+        let no_summary = PublishOptions {
+            apply_summary: false,
+            ..options()
+        };
+        assert!(!skips(&plan, &no_summary));
+        assert!(skips(&apply, &no_summary));
     }
 }

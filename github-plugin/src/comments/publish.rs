@@ -12,33 +12,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::rest::Client;
 use provider_kit::comments::{
-    CommitStatus, PostedComment, PublishAction, PublishOptions, PublishResult, RunKind, RunReport,
-    StatusState, StatusTarget,
+    CommitStatus, PostedComment, PublishOptions, PublishResult, RunReport, StatusState,
+    StatusTarget,
 };
 use provider_kit::error::{ProviderError, Result};
 use provider_kit::host::{Host, Level, Method};
 use provider_kit::publish::{
-    CasStore, StatusContext, check_reply, clip, commit_sha, content_hash, state_key, unused_part,
+    CommentApi, StatusContext, check_reply, clip, commit_sha, publish_parts, skipped, skips,
 };
 use provider_kit::types::{Connection, PullRequestRef, Repository};
 
 /// GitHub truncates nothing but refuses longer status descriptions: 140 characters.
 const MAX_DESCRIPTION_CHARS: usize = 140;
 
-/// What storage remembers about the comments of a pull request and workspace set.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct CommentState {
-    head_sha: Option<String>,
-    run_id: Option<String>,
-    parts: Vec<PartState>,
-}
-
-/// One posted comment and a hash of what it now says.
+/// One posted issue comment: its id and link, stored beside its content hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct PartState {
+struct Part {
     comment: u64,
     url: Option<String>,
-    content_hash: String,
 }
 
 /// Publish `report` on the pull request `target`.
@@ -49,113 +40,13 @@ pub fn publish(
     report: &RunReport,
     options: &PublishOptions,
 ) -> Result<PublishResult> {
-    let skipped = PublishResult {
-        action: PublishAction::Skipped,
-        comments: vec![],
-    };
-    if !options.comments_enabled {
-        return Ok(skipped);
-    }
-    if report.kind == RunKind::Apply && !options.apply_summary {
-        // The plan's comment stays as it is.
-        return Ok(skipped);
+    if skips(report, options) {
+        return Ok(skipped());
     }
     let bodies = super::render(report, &options.render)?;
     let client = Client::new(host, connection)?;
     let api = IssueApi::new(&client, target)?;
-
-    let mut store = CasStore::<_, CommentState>::open(host, state_key(target, report))?;
-    let previous = store.state().cloned();
-    let new_head = report.kind == RunKind::Plan
-        && report.head_sha.is_some()
-        && previous
-            .as_ref()
-            .is_some_and(|p| p.head_sha != report.head_sha);
-    let mut state = match previous {
-        Some(state) if !(options.new_comment_per_head && new_head) => state,
-        _ => CommentState::default(),
-    };
-    state.head_sha = report.head_sha.clone().or(state.head_sha);
-    state.run_id = report.run_id.clone();
-
-    let mut created = false;
-    let mut updated = false;
-    for (index, body) in bodies.iter().enumerate() {
-        let hash = content_hash(body);
-        match state.parts.get_mut(index) {
-            Some(part) if part.content_hash == hash => {}
-            Some(part) => {
-                match api.update_comment(part.comment, body) {
-                    Err(ProviderError::NotFound(why)) => {
-                        // Someone deleted the comment: post the report afresh.
-                        host.log(
-                            Level::Warn,
-                            "the report's earlier comment is gone; posting a new one",
-                            &[("error".into(), why)],
-                        );
-                        state.parts.clear();
-                        store.save(&state)?;
-                        return publish(host, connection, target, report, options);
-                    }
-                    Err(other) => return Err(other),
-                    Ok(answer) => {
-                        part.url = answer.html_url.or(part.url.take());
-                    }
-                }
-                part.content_hash = hash;
-                updated = true;
-                store.save(&state)?;
-            }
-            None => {
-                let answer = api.create_comment(body)?;
-                state.parts.push(PartState {
-                    comment: answer.id,
-                    url: answer.html_url,
-                    content_hash: hash,
-                });
-                created = true;
-                store.save(&state)?;
-            }
-        }
-    }
-    let unused = unused_part(report);
-    let unused_hash = content_hash(&unused);
-    for index in bodies.len()..state.parts.len() {
-        let Some(part) = state.parts.get_mut(index) else {
-            break;
-        };
-        if part.content_hash != unused_hash {
-            match api.update_comment(part.comment, &unused) {
-                // Already deleted by someone: nothing left to empty.
-                Err(ProviderError::NotFound(_)) | Ok(_) => {}
-                Err(other) => return Err(other),
-            }
-            part.content_hash = unused_hash.clone();
-            updated = true;
-            store.save(&state)?;
-        }
-    }
-    if store.state() != Some(&state) {
-        // Nothing was sent, but the run and head moved on.
-        store.save(&state)?;
-    }
-
-    let action = match (created, updated) {
-        (_, true) => PublishAction::Updated,
-        (true, false) => PublishAction::Created,
-        (false, false) => PublishAction::Unchanged,
-    };
-    let comments = state
-        .parts
-        .iter()
-        .take(bodies.len())
-        .map(|part| PostedComment {
-            thread_id: None,
-            comment_id: part.comment.to_string(),
-            url: part.url.clone(),
-        })
-        .collect();
-    Ok(PublishResult { action, comments })
+    publish_parts(host, &api, target, report, options, &bodies)
 }
 
 /// GitHub's commit-status state for a status, and a note for the description when the
@@ -298,6 +189,33 @@ impl<'c, 'h, H: Host + ?Sized> IssueApi<'c, 'h, H> {
                 .repo_url(&self.owner, &self.name, &["issues", "comments", &id], &[])?;
         self.client
             .patch(&url, &serde_json::json!({ "body": body }))
+    }
+}
+
+/// A report's parts are issue comments: GitHub's conversation has no threads.
+impl<H: Host + ?Sized> CommentApi for IssueApi<'_, '_, H> {
+    type Part = Part;
+
+    fn create(&self, body: &str, _first: Option<&Part>) -> Result<Part> {
+        let answer = self.create_comment(body)?;
+        Ok(Part {
+            comment: answer.id,
+            url: answer.html_url,
+        })
+    }
+
+    fn update(&self, part: &mut Part, body: &str) -> Result<()> {
+        let answer = self.update_comment(part.comment, body)?;
+        part.url = answer.html_url.or(part.url.take());
+        Ok(())
+    }
+
+    fn posted(&self, part: &Part) -> PostedComment {
+        PostedComment {
+            thread_id: None,
+            comment_id: part.comment.to_string(),
+            url: part.url.clone(),
+        }
     }
 }
 

@@ -11,16 +11,15 @@ use url::Url;
 
 use crate::rest::Client;
 use provider_kit::comments::{
-    CommitStatus, PostedComment, PublishAction, PublishOptions, PublishResult, RunKind, RunReport,
-    StatusState, StatusTarget,
+    CommitStatus, PostedComment, PublishOptions, PublishResult, RunReport, StatusState,
+    StatusTarget,
 };
 use provider_kit::error::{ProviderError, Result};
 use provider_kit::host::{Host, Level, Method};
 use provider_kit::publish::{
-    CasStore, check_reply, clip, commit_sha, content_hash, state_key, unused_part,
+    CommentApi, check_reply, clip, commit_sha, publish_parts, skipped, skips,
 };
 use provider_kit::types::{Connection, PullRequestRef, Repository};
-use provider_kit::views::workspace_set_hash;
 
 /// Thread status used when `thread-status` is not set: closed, so the comment does not
 /// block the "comments must be resolved" branch policy.
@@ -39,20 +38,12 @@ const THREAD_STATUSES: &[(&str, u8)] = &[
 /// Longest status description sent, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 256;
 
-/// What storage remembers about the comment of a pull request and workspace set.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct CommentState {
-    head_sha: Option<String>,
-    run_id: Option<String>,
-    parts: Vec<PartState>,
-}
-
-/// One posted comment and a hash of what it now says.
+/// One posted comment of a report: its thread and its id in the thread, stored beside
+/// its content hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct PartState {
+struct Part {
     thread: u64,
     comment: u64,
-    content_hash: String,
 }
 
 /// Publish `report` on the pull request `target`.
@@ -63,138 +54,56 @@ pub fn publish(
     report: &RunReport,
     options: &PublishOptions,
 ) -> Result<PublishResult> {
-    let skipped = PublishResult {
-        action: PublishAction::Skipped,
-        comments: vec![],
-    };
-    if !options.comments_enabled {
-        return Ok(skipped);
-    }
-    if report.kind == RunKind::Apply && !options.apply_summary {
-        // The plan's comment stays as it is.
-        return Ok(skipped);
+    if skips(report, options) {
+        return Ok(skipped());
     }
     let thread_status = thread_status(&options.options)?;
     let bodies = super::render(report, &options.render)?;
     let client = Client::new(host, connection)?;
     let api = PullRequestApi::new(&client, target)?;
-
-    let mut store = CasStore::<_, CommentState>::open(host, state_key(target, report))?;
-    let previous = store.state().cloned();
-    let new_head = report.kind == RunKind::Plan
-        && report.head_sha.is_some()
-        && previous
-            .as_ref()
-            .is_some_and(|p| p.head_sha != report.head_sha);
-    let mut state = match previous {
-        Some(state) if !(options.new_comment_per_head && new_head) => state,
-        Some(_) => CommentState::default(),
-        None => {
-            // No state: either the first report here, or an earlier publish posted the
-            // comment and stopped before saving its id (a crash, a timeout). Adopt such
-            // an orphan rather than post the result twice.
-            let mut fresh = CommentState::default();
-            let bot = options
-                .render
-                .commands
-                .as_ref()
-                .and_then(|c| c.bot_user_id.as_deref());
-            if let Some(bot) = bot {
-                let marker = format!(
-                    "<!-- scalr:run workspace-set={} part=1/",
-                    workspace_set_hash(report)
-                );
-                if let Some((thread, comment)) = api.find_own_comment(&marker, bot)? {
-                    fresh.parts.push(PartState {
-                        thread,
-                        comment,
-                        content_hash: String::new(),
-                    });
-                }
-            }
-            fresh
-        }
+    let threads = Threads {
+        api: &api,
+        status: thread_status,
     };
-    state.head_sha = report.head_sha.clone().or(state.head_sha);
-    state.run_id = report.run_id.clone();
+    publish_parts(host, &threads, target, report, options, &bodies)
+}
 
-    let mut created = false;
-    let mut updated = false;
-    for (index, body) in bodies.iter().enumerate() {
-        let hash = content_hash(body);
-        match state.parts.get_mut(index) {
-            Some(part) if part.content_hash == hash => {}
-            Some(part) => {
-                if let Err(ProviderError::NotFound(why)) =
-                    api.update_comment(part.thread, part.comment, body)
-                {
-                    // Someone deleted the comment or its thread: post the report afresh.
-                    host.log(
-                        Level::Warn,
-                        "the report's earlier comment is gone; posting a new one",
-                        &[("error".into(), why)],
-                    );
-                    state.parts.clear();
-                    store.save(&state)?;
-                    return publish(host, connection, target, report, options);
-                }
-                part.content_hash = hash;
-                updated = true;
-                store.save(&state)?;
-            }
-            None => {
-                let (thread, comment) = match state.parts.first() {
-                    Some(first) => (first.thread, api.reply_in_thread(first.thread, body)?),
-                    None => api.create_thread(body, thread_status)?,
-                };
-                state.parts.push(PartState {
-                    thread,
-                    comment,
-                    content_hash: hash,
-                });
-                created = true;
-                store.save(&state)?;
-            }
-        }
-    }
-    let unused = unused_part(report);
-    let unused_hash = content_hash(&unused);
-    for index in bodies.len()..state.parts.len() {
-        let Some(part) = state.parts.get_mut(index) else {
-            break;
+/// A report's parts as pull-request threads: the first part opens a thread with the
+/// configured status, later parts reply in it.
+struct Threads<'a, 'c, 'h, H: Host + ?Sized> {
+    api: &'a PullRequestApi<'c, 'h, H>,
+    status: u8,
+}
+
+impl<H: Host + ?Sized> CommentApi for Threads<'_, '_, '_, H> {
+    type Part = Part;
+
+    fn create(&self, body: &str, first: Option<&Part>) -> Result<Part> {
+        let (thread, comment) = match first {
+            Some(first) => (first.thread, self.api.reply_in_thread(first.thread, body)?),
+            None => self.api.create_thread(body, self.status)?,
         };
-        if part.content_hash != unused_hash {
-            match api.update_comment(part.thread, part.comment, &unused) {
-                // Already deleted by someone: nothing left to empty.
-                Err(ProviderError::NotFound(_)) | Ok(()) => {}
-                Err(other) => return Err(other),
-            }
-            part.content_hash = unused_hash.clone();
-            updated = true;
-            store.save(&state)?;
-        }
-    }
-    if store.state() != Some(&state) {
-        // Nothing was sent, but the run and head moved on.
-        store.save(&state)?;
+        Ok(Part { thread, comment })
     }
 
-    let action = match (created, updated) {
-        (_, true) => PublishAction::Updated,
-        (true, false) => PublishAction::Created,
-        (false, false) => PublishAction::Unchanged,
-    };
-    let comments = state
-        .parts
-        .iter()
-        .take(bodies.len())
-        .map(|part| PostedComment {
+    fn update(&self, part: &mut Part, body: &str) -> Result<()> {
+        self.api.update_comment(part.thread, part.comment, body)
+    }
+
+    fn find_orphan(&self, marker: &str, bot_user_id: &str) -> Result<Option<Part>> {
+        Ok(self
+            .api
+            .find_own_comment(marker, bot_user_id)?
+            .map(|(thread, comment)| Part { thread, comment }))
+    }
+
+    fn posted(&self, part: &Part) -> PostedComment {
+        PostedComment {
             thread_id: Some(part.thread.to_string()),
             comment_id: part.comment.to_string(),
-            url: api.thread_url(part.thread),
-        })
-        .collect();
-    Ok(PublishResult { action, comments })
+            url: self.api.thread_url(part.thread),
+        }
+    }
 }
 
 /// Set a status on a pull request (at the iteration of its head) or a commit.
@@ -535,7 +444,9 @@ struct StatusContext<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use provider_kit::comments::{CommitStatusTarget, PullRequestStatusTarget};
+    use provider_kit::comments::{
+        CommitStatusTarget, PublishAction, PullRequestStatusTarget, RunKind,
+    };
     use provider_kit::fake::FakeHost;
     use provider_kit::publish::UNUSED_PART;
     use provider_kit::split::MARKER_PREFIX;
@@ -848,7 +759,7 @@ mod tests {
         let plan = report(RunKind::Plan, 'a', "run-1", "Plan: 1 to add");
         let marker = format!(
             "<!-- scalr:run workspace-set={} part=1/1 -->",
-            workspace_set_hash(&plan)
+            provider_kit::views::workspace_set_hash(&plan)
         );
         // No stored state, but the pull request already holds our comment (the earlier
         // publish died before saving its id), next to a person quoting the marker.

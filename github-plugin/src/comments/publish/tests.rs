@@ -1,7 +1,7 @@
 //! Publishing against scripted GitHub answers.
 
 use super::*;
-use provider_kit::comments::{CommitStatusTarget, PullRequestStatusTarget};
+use provider_kit::comments::{CommitStatusTarget, PublishAction, PullRequestStatusTarget, RunKind};
 use provider_kit::fake::FakeHost;
 use provider_kit::publish::UNUSED_PART;
 use provider_kit::split::MARKER_PREFIX;
