@@ -15,7 +15,7 @@ use crate::commands::{CommandRequest, InvalidCommand, ParsedCommand};
 use crate::comments::{LengthUnit, RenderOptions, RunKind, RunReport, RunStatus, WorkspaceReport};
 use crate::error::{ProviderError, Result};
 use crate::host::Host;
-use crate::types::{CommandSettings, User, Workspace};
+use crate::types::{CommandSettings, Connection, User, Workspace};
 use crate::webhooks::{CommandVerdict, CommentState, Decision, PullRequestStatus};
 use crate::{Provider, json, render as kit_render, reply, split};
 
@@ -186,6 +186,31 @@ pub fn authorize_command<P: Provider + ?Sized>(
         reason: verdict.reason,
         reply: verdict.reply,
     })
+}
+
+/// Where a provider's `apply_problem` starts: `Ok(None)` when neither optional apply rule
+/// (`require-approval-for-apply`, `require-mergeable-for-apply`) is on, so there is
+/// nothing to ask the platform; `Err(reason)` when one is on but the integration has no
+/// API connection to check it (the reason is the denial); else the connection to ask with.
+pub fn apply_rules_connection<'c>(
+    settings: &CommandSettings,
+    connection: Option<&'c Connection>,
+) -> std::result::Result<Option<&'c Connection>, String> {
+    if !settings.require_approval_for_apply && !settings.require_mergeable_for_apply {
+        return Ok(None);
+    }
+    let Some(connection) = connection else {
+        let rule = if settings.require_approval_for_apply {
+            "approved"
+        } else {
+            "mergeable"
+        };
+        return Err(format!(
+            "apply needs the pull request to be {rule}, and the integration has no API \
+             connection to check that; ask an administrator to connect the integration"
+        ));
+    };
+    Ok(Some(connection))
 }
 
 /// The provider's part of a decision: the claim in storage and the apply rules.

@@ -16,6 +16,7 @@ use provider_kit::commands::CommandRequest;
 use provider_kit::error::Result;
 use provider_kit::host::Host;
 use provider_kit::types::{CommandSettings, Connection};
+use provider_kit::views::apply_rules_connection;
 
 use provider_kit::command_parser::code;
 
@@ -52,18 +53,10 @@ pub(super) fn apply_problem(
     connection: Option<&Connection>,
     request: &CommandRequest,
 ) -> Result<Option<String>> {
-    if !settings.require_approval_for_apply && !settings.require_mergeable_for_apply {
-        return Ok(None);
-    }
-    let Some(connection) = connection else {
-        let rule = if settings.require_approval_for_apply {
-            "approved"
-        } else {
-            "mergeable"
-        };
-        return Ok(Some(format!(
-            "apply needs the pull request to be {rule}, and the integration has no API connection to check that; ask an administrator to connect the integration"
-        )));
+    let connection = match apply_rules_connection(settings, connection) {
+        Ok(Some(connection)) => connection,
+        Ok(None) => return Ok(None),
+        Err(reason) => return Ok(Some(reason)),
     };
     let client = rest::Client::new(host, connection)?;
     let (owner, name) = crate::comments::owner_and_name(&request.pull_request_ref.repository)?;
